@@ -1,0 +1,82 @@
+"""Settings from the environment or a `.env` file. One table in the README documents every name here."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from content.common import DEFAULT_CONTENT_DIR
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/safespace.db"
+
+
+def _split_ids(value: object) -> object:
+    if isinstance(value, str):
+        return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
+    return value
+
+
+IdSet = Annotated[frozenset[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # botbuilder's own names, so an Azure Bot's usual app settings work unchanged.
+    app_id: str = Field(default="", validation_alias=AliasChoices("MicrosoftAppId", "app_id"))
+    app_password: str = Field(default="", validation_alias=AliasChoices("MicrosoftAppPassword", "app_password"))
+    app_type: str = Field(default="MultiTenant", validation_alias=AliasChoices("MicrosoftAppType", "app_type"))
+    app_tenant_id: str = Field(default="", validation_alias=AliasChoices("MicrosoftAppTenantId", "app_tenant_id"))
+
+    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "host"))
+    port: int = Field(default=3978, validation_alias=AliasChoices("PORT", "port"))
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL, validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    content_dir: Path = Field(
+        default=DEFAULT_CONTENT_DIR, validation_alias=AliasChoices("SAFESPACE_CONTENT_DIR", "content_dir")
+    )
+    allow_insecure: bool = Field(
+        default=False, validation_alias=AliasChoices("SAFESPACE_ALLOW_INSECURE", "allow_insecure")
+    )
+    dso_ids: IdSet = Field(default=frozenset(), validation_alias=AliasChoices("SAFESPACE_DSO_IDS", "dso_ids"))
+    staff_ids: IdSet = Field(default=frozenset(), validation_alias=AliasChoices("SAFESPACE_STAFF_IDS", "staff_ids"))
+    trainer_ids: IdSet = Field(
+        default=frozenset(), validation_alias=AliasChoices("SAFESPACE_TRAINER_IDS", "trainer_ids")
+    )
+    director_ids: IdSet = Field(
+        default=frozenset(), validation_alias=AliasChoices("SAFESPACE_DIRECTOR_IDS", "director_ids")
+    )
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("SAFESPACE_LOG_LEVEL", "log_level"))
+
+    _split = field_validator("dso_ids", "staff_ids", "trainer_ids", "director_ids", mode="before")(_split_ids)
+
+    @property
+    def local_mode(self) -> bool:
+        """No app id means no Bot Framework authentication: only for a developer's own machine."""
+        return not self.app_id
+
+    def host_is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+class InsecureHostError(RuntimeError):
+    """Local mode (no authentication) was asked to listen beyond this machine."""
+
+
+def check_startup_safety(settings: Settings) -> None:
+    """Refuse to expose an unauthenticated bot to the network unless someone says so explicitly."""
+    if settings.local_mode and not settings.host_is_loopback() and not settings.allow_insecure:
+        raise InsecureHostError(
+            f"MicrosoftAppId is not set, so requests are not authenticated; refusing to listen on "
+            f"{settings.host}. Use HOST=127.0.0.1, set MicrosoftAppId, or set SAFESPACE_ALLOW_INSECURE=1."
+        )

@@ -1,0 +1,112 @@
+"""Middleware that writes every activity in and out of a turn to the conversation log."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from botbuilder.core import Middleware, TurnContext
+from botbuilder.schema import Activity, ActivityTypes
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.teams_context import addressed_to_bot, conversation_type
+from storage import conversation_log
+from storage.models import ConversationLogBase
+
+log = logging.getLogger(__name__)
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    if hasattr(value, "serialize"):
+        value = value.serialize()
+    return json.dumps(value, default=lambda o: o.serialize() if hasattr(o, "serialize") else str(o))
+
+
+def _payload(activity: Activity) -> str | None:
+    """Cards, submitted values and invoke bodies: what the text alone does not show."""
+    extra: dict[str, Any] = {}
+    if activity.type == ActivityTypes.invoke_response:
+        value = activity.value
+        extra["status"] = getattr(value, "status", None)
+        extra["body"] = getattr(value, "body", value)
+    else:
+        if activity.value is not None:
+            extra["value"] = activity.value
+        if activity.name:
+            extra["name"] = activity.name
+        if activity.attachments:
+            extra["attachments"] = [a.serialize() if hasattr(a, "serialize") else a for a in activity.attachments]
+        if activity.members_added:
+            extra["members_added"] = [m.id for m in activity.members_added]
+    return _json(extra) if extra else None
+
+
+def entry_for(activity: Activity, direction: str, conversation: Activity | None = None) -> ConversationLogBase:
+    """One log row. `conversation` supplies ids an outgoing activity may lack (invoke responses carry none)."""
+    source = conversation or activity
+    person = activity.from_property if direction == "in" else source.from_property
+    aad_id = (person.aad_object_id or "").lower() if person else ""
+    return ConversationLogBase(
+        conversation_id=(source.conversation.id if source.conversation else "") or "",
+        direction=direction,
+        activity_type=str(activity.type or ""),
+        activity_id=activity.id,
+        reply_to_id=activity.reply_to_id,
+        channel_id=str(source.channel_id or ""),
+        conversation_type=conversation_type(source),
+        user_id=person.id if person else None,
+        user_aad_id=aad_id or None,
+        user_name=person.name if person else None,
+        text=activity.text,
+        payload=_payload(activity),
+    )
+
+
+class ConversationLogMiddleware(Middleware):  # type: ignore[misc]
+    """The inbound activity is committed before the bot acts on it, so a crash mid-turn loses no words."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[None]]) -> None:
+        inbound = context.activity
+        if not addressed_to_bot(inbound):
+            # Channel chatter not meant for the bot is none of its business: neither answered nor kept.
+            await logic()
+            return
+        async with self._sessionmaker.begin() as session:
+            await conversation_log.append(session=session, entries=[entry_for(inbound, "in")])
+
+        outbound: list[ConversationLogBase] = []
+
+        async def on_send(ctx: TurnContext, activities: list[Activity], next_send: Callable[[], Awaitable[Any]]) -> Any:
+            responses = await next_send()
+            for activity, response in zip(activities, responses or [], strict=False):
+                entry = entry_for(activity, "out", inbound)
+                entry.activity_id = getattr(response, "id", None) or entry.activity_id
+                outbound.append(entry)
+            return responses
+
+        async def on_update(ctx: TurnContext, activity: Activity, next_update: Callable[[], Awaitable[Any]]) -> Any:
+            response = await next_update()
+            entry = entry_for(activity, "out", inbound)
+            entry.activity_type = "messageUpdate"
+            outbound.append(entry)
+            return response
+
+        context.on_send_activities(on_send)
+        context.on_update_activity(on_update)
+        try:
+            await logic()
+        finally:
+            if outbound:
+                try:
+                    async with self._sessionmaker.begin() as session:
+                        await conversation_log.append(session=session, entries=outbound)
+                except Exception:
+                    # The person already has these replies; failing the turn now would only add confusion.
+                    log.exception("could not log %d outgoing activities", len(outbound))

@@ -1,0 +1,93 @@
+"""A botbuilder `Storage` on the case store's database, so dialogs survive restarts and span instances."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import jsonpickle
+from botbuilder.core import Storage, StoreItem
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import bot_state
+from storage.bot_state import ETagConflictError, StateWrite
+
+log = logging.getLogger(__name__)
+
+_ETAG = "e_tag"
+
+
+def _encode(value: Any) -> str:
+    # botbuilder keeps DialogState/DialogInstance objects in state; jsonpickle records their classes so they
+    # come back as the same types. make_refs=False keeps the JSON readable and free of cross-references.
+    return str(jsonpickle.encode(value, make_refs=False))
+
+
+def _decode(data: str) -> Any:
+    return jsonpickle.decode(data, safe=True)  # noqa: S301 - only our own writes are in this table
+
+
+def _etag_of(value: Any) -> str | None:
+    if isinstance(value, dict):
+        etag = value.get(_ETAG)
+    else:
+        etag = getattr(value, _ETAG, None)
+    return None if etag is None else str(etag)
+
+
+def _without_etag(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != _ETAG}
+    return value
+
+
+class SqlStorage(Storage):  # type: ignore[misc]
+    """Optimistic concurrency: a write carrying the eTag it read fails if another turn wrote in between."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__()
+        self._sessionmaker = sessionmaker
+
+    async def read(self, keys: list[str]) -> dict[str, Any]:
+        if not keys:
+            return {}
+        async with self._sessionmaker() as session:
+            found = await bot_state.read_state(session=session, keys=keys)
+        items: dict[str, Any] = {}
+        for key, (data, etag) in found.items():
+            value = _decode(data)
+            if isinstance(value, dict):
+                value[_ETAG] = etag
+            elif isinstance(value, StoreItem):
+                value.e_tag = etag
+            items[key] = value
+        return items
+
+    async def write(self, changes: Mapping[str, Any]) -> None:
+        if changes is None:
+            raise TypeError("changes are required when writing")
+        if not changes:
+            return
+        writes = []
+        for key, value in changes.items():
+            etag = _etag_of(value)
+            if etag == "":
+                raise ValueError(f"state {key!r} has an empty eTag")
+            writes.append(StateWrite(key=key, data=_encode(_without_etag(value)), expected_etag=etag))
+        try:
+            async with self._sessionmaker.begin() as session:
+                new_etags = await bot_state.write_state(session=session, writes=writes)
+        except ETagConflictError:
+            log.warning("state conflict on %s: another turn wrote it first", list(changes))
+            raise
+        # A second save in the same turn must carry the eTag we just wrote, not the one we read.
+        for key, value in changes.items():
+            if isinstance(value, dict):
+                value[_ETAG] = new_etags[key]
+            elif isinstance(value, StoreItem):
+                value.e_tag = new_etags[key]
+
+    async def delete(self, keys: list[str]) -> None:
+        async with self._sessionmaker.begin() as session:
+            await bot_state.delete_state(session=session, keys=keys)

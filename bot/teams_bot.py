@@ -1,0 +1,169 @@
+"""The activity handler: routes what people type, runs their dialog, answers card actions, saves state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from botbuilder.core import (
+    CardFactory,
+    ConversationState,
+    InvokeResponse,
+    MessageFactory,
+    TurnContext,
+)
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.dialogs import DialogSet, DialogTurnStatus
+from botbuilder.schema import ChannelAccount
+
+from bot.card_actions import CardActionRouter, error_body
+from bot.conversation_refs import ReferenceRecorder
+from bot.roles import RoleDirectory
+from bot.teams_context import aad_object_id, addressed_to_bot, conversation_type, is_personal, typed_text
+from cards.escape import escape_markdown
+from cards.menu_card import MenuEntry, menu_card
+from content.texts import Texts
+from dialogs.flow import Flow
+from dialogs.router import Intent, Router
+
+log = logging.getLogger(__name__)
+
+REQUIRED_TEXTS = (
+    "welcome.personal",
+    "welcome.group",
+    "menu.title",
+    "menu.hint",
+    "menu.entries.help",
+    "help.text",
+    "help.group",
+    "fallback.unknown",
+    "cancel.done",
+    "cancel.nothing",
+    "errors.turn",
+    "errors.invoke",
+)
+
+
+class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
+    def __init__(
+        self,
+        *,
+        conversation_state: ConversationState,
+        texts: Texts,
+        roles: RoleDirectory,
+        references: ReferenceRecorder,
+        flows: Sequence[Flow] = (),
+        card_actions: CardActionRouter | None = None,
+    ) -> None:
+        super().__init__()
+        texts.require(*REQUIRED_TEXTS)
+        self._conversation_state = conversation_state
+        self._texts = texts
+        self._roles = roles
+        self._references = references
+        self._card_actions = card_actions or CardActionRouter()
+        self._flows = {flow.id: flow for flow in flows}
+        self._dialogs = DialogSet(conversation_state.create_property("DialogState"))
+        self._router = Router()
+        for flow in flows:
+            self._dialogs.add(flow.dialog)
+            for extra in flow.extra_dialogs:
+                self._dialogs.add(extra)
+            self._router.register_flow(flow.id, [flow.command, *flow.words])
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        await self._references.record(turn_context.activity)
+        await super().on_turn(turn_context)
+        # Saved once, after the turn: a turn that fails leaves the dialog where the last good turn left it.
+        await self._conversation_state.save_changes(turn_context)
+
+    # Messages -------------------------------------------------------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if not addressed_to_bot(activity):
+            return
+        text = typed_text(activity)
+        dialog_context = await self._dialogs.create_context(turn_context)
+        routed = self._router.route(text)
+
+        if routed.intent is Intent.HELP:
+            key = "help.text" if is_personal(activity) else "help.group"
+            await turn_context.send_activity(self._texts.get(key))
+            if dialog_context.active_dialog is not None:
+                await dialog_context.reprompt_dialog()
+            return
+        if routed.intent in (Intent.CANCEL, Intent.MENU):
+            if dialog_context.active_dialog is not None:
+                await dialog_context.cancel_all_dialogs()
+                await turn_context.send_activity(self._texts.get("cancel.done"))
+            elif routed.intent is Intent.CANCEL:
+                await turn_context.send_activity(self._texts.get("cancel.nothing"))
+            await self._send_menu(turn_context)
+            return
+        if dialog_context.active_dialog is not None:
+            flow = self._flows.get(dialog_context.stack[-1].id) if dialog_context.stack else None
+            result = await dialog_context.continue_dialog()
+            if result.status == DialogTurnStatus.Complete:
+                if flow is not None and flow.on_complete is not None:
+                    await flow.on_complete(turn_context, result.result)
+                await self._send_menu(turn_context)
+            return
+        if routed.intent is Intent.FLOW and routed.flow_id is not None:
+            flow = self._flows[routed.flow_id]
+            roles = await self._roles.roles_of(aad_object_id(activity))
+            if conversation_type(activity) in flow.scopes and flow.allowed_for(roles):
+                await dialog_context.begin_dialog(flow.id)
+                return
+        if routed.intent is not Intent.GREETING:
+            await turn_context.send_activity(self._texts.get("fallback.unknown"))
+        await self._send_menu(turn_context)
+
+    async def _send_menu(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        kind = conversation_type(activity)
+        roles = await self._roles.roles_of(aad_object_id(activity))
+        entries = [
+            MenuEntry(label=flow.menu_label, command=flow.command)
+            for flow in self._flows.values()
+            if flow.in_menu and kind in flow.scopes and flow.allowed_for(roles)
+        ]
+        entries.append(MenuEntry(label=self._texts.get("menu.entries.help"), command="help"))
+        card = menu_card(self._texts.get("menu.title"), self._texts.get("menu.hint"), entries)
+        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+
+    # Installation and membership -------------------------------------------------------------------------
+
+    async def on_members_added_activity(self, members_added: list[ChannelAccount], turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        if not any(member.id == bot_id for member in members_added):
+            return
+        if is_personal(activity):
+            name = activity.from_property.name if activity.from_property else None
+            first = (name or "there").split(" ")[0]
+            await turn_context.send_activity(self._texts.get("welcome.personal", name=escape_markdown(first)))
+            await self._send_menu(turn_context)
+        else:
+            await turn_context.send_activity(self._texts.get("welcome.group"))
+
+    # Invokes --------------------------------------------------------------------------------------------
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        name = turn_context.activity.name
+        if name == "adaptiveCard/action":
+            body = await self._card_actions.dispatch(turn_context, turn_context.activity.value)
+            return InvokeResponse(status=200, body=body)
+        if name in ("task/fetch", "task/submit"):
+            # No task modules yet: answer with a message so Teams shows something kind, never an error.
+            return InvokeResponse(
+                status=200, body={"task": {"type": "message", "value": self._texts.get("errors.invoke")}}
+            )
+        try:
+            response: InvokeResponse | None = await super().on_invoke_activity(turn_context)
+        except Exception:
+            response = None
+        if response is None or response.status >= 500:
+            log.info("unsupported invoke %r", name)
+            return InvokeResponse(status=400, body=error_body(400, "This action is not supported."))
+        return response

@@ -1,0 +1,72 @@
+"""Small facts about an activity that depend on how Teams shapes it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from botbuilder.schema import Activity, ActivityTypes
+
+PERSONAL = "personal"
+
+
+def conversation_type(activity: Activity) -> str:
+    conversation = activity.conversation
+    return (conversation.conversation_type if conversation else None) or PERSONAL
+
+
+def is_personal(activity: Activity) -> bool:
+    return conversation_type(activity) == PERSONAL
+
+
+def _bot_mentions(activity: Activity) -> list[dict[str, Any]]:
+    """The mention entities that name this bot. Tolerates malformed entities rather than failing the turn."""
+    recipient_id = activity.recipient.id if activity.recipient else None
+    found = []
+    for entity in activity.entities or []:
+        if str(getattr(entity, "type", "") or "").lower() != "mention":
+            continue
+        props: dict[str, Any] = entity.additional_properties or {}
+        mentioned = props.get("mentioned")
+        if recipient_id and isinstance(mentioned, dict) and mentioned.get("id") == recipient_id:
+            found.append(props)
+    return found
+
+
+def mentions_bot(activity: Activity) -> bool:
+    return bool(_bot_mentions(activity))
+
+
+def strip_bot_mention(activity: Activity) -> str:
+    """The message text with the bot's own <at>name</at> removed (other people's mentions stay)."""
+    text = activity.text or ""
+    for props in _bot_mentions(activity):
+        mention_text = props.get("text")
+        if isinstance(mention_text, str) and mention_text:
+            text = text.replace(mention_text, " ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def addressed_to_bot(activity: Activity) -> bool:
+    """In channels and group chats the bot answers, and records, only messages that @mention it."""
+    if activity.type != ActivityTypes.message or is_personal(activity):
+        return True
+    return mentions_bot(activity)
+
+
+def typed_text(activity: Activity) -> str:
+    """What the person said: the text without the @mention, or what an imBack button typed for them."""
+    value = activity.value if isinstance(activity.value, dict) else None
+    if value:
+        msteams = value.get("msteams")
+        if isinstance(msteams, dict) and isinstance(msteams.get("value"), str):
+            return str(msteams["value"]).strip()
+    text = activity.text or ""
+    if not is_personal(activity):
+        text = strip_bot_mention(activity)
+    return text.replace("\xa0", " ").strip()
+
+
+def aad_object_id(activity: Activity) -> str | None:
+    sender = activity.from_property
+    return (sender.aad_object_id or None) if sender else None

@@ -1,0 +1,1 @@
+"""Adaptive Card builders: pure functions returning card JSON. No Bot Framework imports here."""

@@ -1,0 +1,25 @@
+"""Make user-supplied text safe to show in an Adaptive Card or a markdown message.
+
+TextBlocks render a markdown subset in Teams, so a learner typing `**x**` or `[link](http://...)` would otherwise
+change how a DSO's card looks, or plant a link on it. `${...}` is Adaptive Card template syntax: escaping `$`
+keeps it literal should a card ever be expanded as a template.
+"""
+
+from __future__ import annotations
+
+import re
+
+# CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that change rendering.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$=])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def escape_markdown(text: str) -> str:
+    """Escape markdown and template syntax, drop control characters; line breaks are kept."""
+    cleaned = _CONTROL.sub("", text)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", cleaned)
+
+
+def truncate(text: str, limit: int, marker: str = "…") -> str:
+    """Cut long text for a card preview; the full text stays in the case store."""
+    return text if len(text) <= limit else text[: max(0, limit - len(marker))] + marker

@@ -1,0 +1,32 @@
+"""A flow is one feature a person can start: its dialog, its menu entry and the words that start it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.dialogs import Dialog
+
+from bot.roles import Role
+
+
+@dataclass(frozen=True)
+class Flow:
+    # Dialog ids are persisted in conversation state: they are explicit strings, never class names, so a
+    # rename cannot strand a conversation mid-flow.
+    id: str
+    dialog: Dialog
+    menu_label: str
+    command: str
+    words: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset({"personal"})
+    roles: frozenset[Role] | None = None  # None: anyone
+    in_menu: bool = True
+    extra_dialogs: tuple[Dialog, ...] = field(default=())
+    # Called with the dialog's result when it ends normally: the parent persists, dialogs never touch storage.
+    on_complete: Callable[[TurnContext, Any], Awaitable[None]] | None = None
+
+    def allowed_for(self, roles: frozenset[Role]) -> bool:
+        return self.roles is None or bool(self.roles & roles)

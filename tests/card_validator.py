@@ -1,0 +1,218 @@
+"""Validate Adaptive Cards in tests with the official renderer library (npm `adaptivecards`, run under Node).
+
+There is no JSON schema for Adaptive Cards 1.5, so `tests/cardcheck/validate.js` parses each card with the
+library's own object model and reports its parse and validation events. On top of that this module checks,
+in Python, what the library lets through but Teams needs:
+
+* the root `type` is "AdaptiveCard";
+* `version` is present, a "major.minor" string, and at most 1.5 (the highest Teams renders);
+* every Action.Execute has a non-empty string `verb`.
+
+Usage::
+
+    from tests.card_validator import assert_valid_cards
+    assert_valid_cards(card1, card2)  # AssertionError names the card index and every error
+
+Needs `node` and `npm` on PATH; the first call runs `npm ci` in tests/cardcheck if node_modules is missing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CARDCHECK_DIR = Path(__file__).resolve().parent / "cardcheck"
+VALIDATE_JS = CARDCHECK_DIR / "validate.js"
+TEAMS_MAX_VERSION: tuple[int, int] = (1, 5)
+
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)$")
+_NPM_TIMEOUT_S = 300
+_NODE_TIMEOUT_S = 120
+
+
+class CardCheckSetupError(RuntimeError):
+    """Node/npm are missing, `npm ci` failed, or validate.js misbehaved: a harness problem, not a card one."""
+
+
+@dataclass(frozen=True)
+class CardResult:
+    """Outcome for one card. `ok` is False exactly when there is at least one error; warnings never fail."""
+
+    ok: bool
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def _require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise CardCheckSetupError(
+            f"`{name}` is not on PATH. Adaptive Card validation runs the official `adaptivecards` npm "
+            "package under Node.js; install Node 20+ (with npm) to run these tests."
+        )
+    return path
+
+
+def _pinned_version() -> str:
+    package = json.loads((CARDCHECK_DIR / "package.json").read_text(encoding="utf-8"))
+    return str(package["dependencies"]["adaptivecards"])
+
+
+def _installed_version(node_modules: Path) -> str | None:
+    manifest = node_modules / "adaptivecards" / "package.json"
+    try:
+        return str(json.loads(manifest.read_text(encoding="utf-8"))["version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def ensure_node_modules() -> Path:
+    """Return tests/cardcheck/node_modules, running `npm ci` first if it is missing or out of date.
+
+    Raises CardCheckSetupError if node or npm is absent or the install fails.
+    """
+    _require_tool("node")
+    npm = _require_tool("npm")
+    node_modules = CARDCHECK_DIR / "node_modules"
+    pinned = _pinned_version()
+    if _installed_version(node_modules) == pinned:
+        return node_modules
+
+    # Serialise concurrent installs (e.g. parallel test workers) with a lock outside the repository.
+    digest = hashlib.sha256(str(CARDCHECK_DIR).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"safe-space-cardcheck-{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _installed_version(node_modules) == pinned:
+            return node_modules
+        try:
+            proc = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"],
+                cwd=CARDCHECK_DIR,
+                capture_output=True,
+                text=True,
+                timeout=_NPM_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise CardCheckSetupError(
+                f"`npm ci` in {CARDCHECK_DIR} timed out after {_NPM_TIMEOUT_S}s"
+            ) from exc
+        if proc.returncode != 0:
+            raise CardCheckSetupError(
+                f"`npm ci` in {CARDCHECK_DIR} failed (exit {proc.returncode}):\n{proc.stderr.strip()}"
+            )
+    installed = _installed_version(node_modules)
+    if installed != pinned:
+        raise CardCheckSetupError(f"`npm ci` installed adaptivecards {installed!r}, expected {pinned!r}")
+    return node_modules
+
+
+def _iter_objects(value: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Yield (json-path, object) for every JSON object in the card, skipping opaque `data` payloads."""
+    if isinstance(value, Mapping):
+        yield path, value
+        for key, child in value.items():
+            if key != "data":
+                yield from _iter_objects(child, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _iter_objects(child, f"{path}[{index}]")
+
+
+def _python_checks(card: Any) -> list[str]:
+    """Checks the renderer library does not make (it defaults a missing version to 1.0, for instance)."""
+    if not isinstance(card, Mapping):
+        return []  # validate.js reports "card is not a JSON object"
+    errors: list[str] = []
+    if card.get("type") != "AdaptiveCard":
+        errors.append(f'[Teams:CardType] root "type" must be "AdaptiveCard", got {card.get("type")!r}')
+
+    version = card.get("version")
+    match = _VERSION_RE.match(version) if isinstance(version, str) else None
+    if version is None:
+        errors.append('[Teams:Version] "version" is missing; Teams needs it (use "1.5")')
+    elif match is None:
+        errors.append(f'[Teams:Version] "version" must be a string like "1.5", got {version!r}')
+    elif (int(match[1]), int(match[2])) > TEAMS_MAX_VERSION:
+        limit = ".".join(map(str, TEAMS_MAX_VERSION))
+        errors.append(f'[Teams:Version] "version" {version} is above {limit}, the highest Teams renders')
+
+    for path, obj in _iter_objects(card, "$"):
+        if obj.get("type") == "Action.Execute":
+            verb = obj.get("verb")
+            if not isinstance(verb, str) or not verb.strip():
+                errors.append(f'[Teams:ExecuteVerb] Action.Execute at {path} needs a non-empty string "verb"')
+    return errors
+
+
+def _run_validate_js(payloads: list[str]) -> list[dict[str, Any]]:
+    ensure_node_modules()
+    node = _require_tool("node")
+    try:
+        proc = subprocess.run(
+            [node, str(VALIDATE_JS)],
+            cwd=CARDCHECK_DIR,
+            input="[" + ",".join(payloads) + "]",
+            capture_output=True,
+            text=True,
+            timeout=_NODE_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise CardCheckSetupError(f"validate.js timed out after {_NODE_TIMEOUT_S}s") from exc
+    if proc.returncode != 0:
+        raise CardCheckSetupError(f"validate.js failed (exit {proc.returncode}):\n{proc.stderr.strip()}")
+    try:
+        results = json.loads(proc.stdout)
+    except ValueError as exc:
+        raise CardCheckSetupError(f"validate.js wrote invalid JSON: {proc.stdout[:500]!r}") from exc
+    if not isinstance(results, list) or len(results) != len(payloads):
+        raise CardCheckSetupError(f"validate.js returned {results!r:.500} for {len(payloads)} cards")
+    return results
+
+
+def validate_cards(cards: list[dict[str, Any]]) -> list[CardResult]:
+    """Validate every card in one Node process; results are in the same order as `cards`."""
+    errors: list[list[str]] = [[] for _ in cards]
+    warnings: list[list[str]] = [[] for _ in cards]
+    payloads: list[str] = []
+    sent: list[int] = []  # index into `cards` of each payload
+    for index, card in enumerate(cards):
+        try:
+            payloads.append(json.dumps(card, allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            errors[index].append(f"[Python:NotJson] card is not JSON-serialisable: {exc}")
+            continue
+        sent.append(index)
+        errors[index].extend(_python_checks(card))
+
+    if payloads:
+        for index, result in zip(sent, _run_validate_js(payloads), strict=True):
+            errors[index].extend(str(e) for e in result.get("errors", []))
+            warnings[index].extend(str(w) for w in result.get("warnings", []))
+
+    return [
+        CardResult(ok=not errs, errors=tuple(errs), warnings=tuple(warns))
+        for errs, warns in zip(errors, warnings, strict=True)
+    ]
+
+
+def assert_valid_cards(*cards: dict[str, Any]) -> None:
+    """Raise AssertionError listing, per failing card index, every error. Warnings do not fail."""
+    failures = [
+        f"card[{index}]:\n" + "\n".join(f"  - {error}" for error in result.errors)
+        for index, result in enumerate(validate_cards(list(cards)))
+        if not result.ok
+    ]
+    if failures:
+        summary = f"{len(failures)} of {len(cards)} Adaptive Card(s) invalid:"
+        raise AssertionError("\n".join([summary, *failures]))
