@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 from botbuilder.core import ConversationState, InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import Activity, ActivityTypes
+from botbuilder.schema import Activity, ActivityTypes, ResourceResponse
 
 from bot.card_actions import error_body
 from bot.config import Settings
 from bot.connector_cache import CachingBotFrameworkAuthentication
+from bot.conversation_log import OUTBOUND_LOG_KEY
 from content.texts import Texts
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,19 @@ class SafeSpaceAdapter(CloudAdapter):  # type: ignore[misc]
         self._texts = texts
         self._conversation_state = conversation_state
         self.on_turn_error = self._on_turn_error
+
+    async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
+        responses: list[ResourceResponse] = await super().send_activities(context, activities)
+        if (log_sink := context.turn_state.get(OUTBOUND_LOG_KEY)) is not None:
+            for activity, response in zip(activities, responses, strict=False):
+                log_sink.sent(activity, response.id if response else None)
+        return responses
+
+    async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse | None:
+        response: ResourceResponse | None = await super().update_activity(context, activity)
+        if (log_sink := context.turn_state.get(OUTBOUND_LOG_KEY)) is not None:
+            log_sink.updated(activity)
+        return response
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         activity = context.activity

@@ -53,7 +53,7 @@ def entry_for(activity: Activity, direction: str, conversation: Activity | None 
     return ConversationLogBase(
         conversation_id=(source.conversation.id if source.conversation else "") or "",
         direction=direction,
-        activity_type=str(activity.type or ""),
+        activity_type=str(getattr(activity.type, "value", activity.type) or ""),
         activity_id=activity.id,
         reply_to_id=activity.reply_to_id,
         channel_id=str(source.channel_id or ""),
@@ -64,6 +64,31 @@ def entry_for(activity: Activity, direction: str, conversation: Activity | None 
         text=activity.text,
         payload=_payload(activity),
     )
+
+
+OUTBOUND_LOG_KEY = "safespace.outbound_log"
+
+
+class OutboundLog:
+    """Collects what the adapter sent during a turn, with the ids the connector gave each message.
+
+    botbuilder's on_send_activities hooks run before the send and never see the connector's response, so the
+    adapter itself records here (see SafeSpaceAdapter.send_activities).
+    """
+
+    def __init__(self, inbound: Activity, entries: list[ConversationLogBase]) -> None:
+        self._inbound = inbound
+        self.entries = entries
+
+    def sent(self, activity: Activity, activity_id: str | None) -> None:
+        entry = entry_for(activity, "out", self._inbound)
+        entry.activity_id = activity_id or entry.activity_id
+        self.entries.append(entry)
+
+    def updated(self, activity: Activity) -> None:
+        entry = entry_for(activity, "out", self._inbound)
+        entry.activity_type = "messageUpdate"
+        self.entries.append(entry)
 
 
 class ConversationLogMiddleware(Middleware):  # type: ignore[misc]
@@ -82,24 +107,7 @@ class ConversationLogMiddleware(Middleware):  # type: ignore[misc]
             await conversation_log.append(session=session, entries=[entry_for(inbound, "in")])
 
         outbound: list[ConversationLogBase] = []
-
-        async def on_send(ctx: TurnContext, activities: list[Activity], next_send: Callable[[], Awaitable[Any]]) -> Any:
-            responses = await next_send()
-            for activity, response in zip(activities, responses or [], strict=False):
-                entry = entry_for(activity, "out", inbound)
-                entry.activity_id = getattr(response, "id", None) or entry.activity_id
-                outbound.append(entry)
-            return responses
-
-        async def on_update(ctx: TurnContext, activity: Activity, next_update: Callable[[], Awaitable[Any]]) -> Any:
-            response = await next_update()
-            entry = entry_for(activity, "out", inbound)
-            entry.activity_type = "messageUpdate"
-            outbound.append(entry)
-            return response
-
-        context.on_send_activities(on_send)
-        context.on_update_activity(on_update)
+        context.turn_state[OUTBOUND_LOG_KEY] = OutboundLog(inbound, outbound)
         try:
             await logic()
         finally:

@@ -11,6 +11,7 @@ import json
 import logging
 from typing import Any
 
+import jwt
 from aiohttp import web
 from botbuilder.core import Bot, InvokeResponse
 from botbuilder.schema import Activity
@@ -61,7 +62,8 @@ def messages_handler(adapter: SafeSpaceAdapter, bot: Bot) -> Any:
         auth_header = request.headers.get("Authorization", "")
         try:
             response: InvokeResponse | None = await adapter.process_activity(auth_header, parsed, bot.on_turn)
-        except PermissionError:
+        except (PermissionError, jwt.PyJWTError):
+            # A missing, malformed, expired or foreign token: refused before the bot sees the activity.
             return _problem(401, "unauthorised")
         except Exception:
             # The turn handler already replied to the person if it could; here only the database or the

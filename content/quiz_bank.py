@@ -110,9 +110,7 @@ class Question(StrictModel):
             if not folded:
                 raise ValueError(f"option {option!r} has no letters or digits, so it cannot be typed")
             if folded in seen:
-                raise ValueError(
-                    f"options {seen[folded]!r} and {option!r} differ only in case, spacing or punctuation"
-                )
+                raise ValueError(f"options {seen[folded]!r} and {option!r} differ only in case, spacing or punctuation")
             seen[folded] = option
         return options
 

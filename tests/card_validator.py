@@ -103,9 +103,7 @@ def ensure_node_modules() -> Path:
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:
-            raise CardCheckSetupError(
-                f"`npm ci` in {CARDCHECK_DIR} timed out after {_NPM_TIMEOUT_S}s"
-            ) from exc
+            raise CardCheckSetupError(f"`npm ci` in {CARDCHECK_DIR} timed out after {_NPM_TIMEOUT_S}s") from exc
         if proc.returncode != 0:
             raise CardCheckSetupError(
                 f"`npm ci` in {CARDCHECK_DIR} failed (exit {proc.returncode}):\n{proc.stderr.strip()}"

@@ -52,9 +52,7 @@ def load_error(content_dir: Path) -> str:
 
 
 def make_question(options: list[str], answer: int = 0) -> Question:
-    return Question(
-        id="D1", stem="Stem?", options=tuple(options), answer=answer, explanation="Why.", sources=("S1",)
-    )
+    return Question(id="D1", stem="Stem?", options=tuple(options), answer=answer, explanation="Why.", sources=("S1",))
 
 
 # --- the shipped bank ---------------------------------------------------------------------------------
@@ -82,11 +80,7 @@ def test_every_question_source_resolves_to_a_web_page(bank: QuestionBank) -> Non
 
 def test_no_two_question_ids_clash() -> None:
     # Read the raw files: the bank indexes by id, so a clash could hide inside it.
-    ids = [
-        q["id"]
-        for path in sorted(QUIZ_DIR.glob("*.yaml"))
-        for q in yaml.safe_load(path.read_text())["questions"]
-    ]
+    ids = [q["id"] for path in sorted(QUIZ_DIR.glob("*.yaml")) for q in yaml.safe_load(path.read_text())["questions"]]
     assert len(ids) == len(set(ids)) >= 40
 
 
@@ -121,12 +115,8 @@ def test_draw_one_value_has_no_repeats(bank: QuestionBank, seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(20))
-@pytest.mark.parametrize(
-    ("count", "expected_spread"), [(4, [1, 1, 1, 1]), (8, [2, 2, 2, 2]), (10, [3, 3, 2, 2])]
-)
-def test_draw_mixed_spreads_evenly(
-    bank: QuestionBank, seed: int, count: int, expected_spread: list[int]
-) -> None:
+@pytest.mark.parametrize(("count", "expected_spread"), [(4, [1, 1, 1, 1]), (8, [2, 2, 2, 2]), (10, [3, 3, 2, 2])])
+def test_draw_mixed_spreads_evenly(bank: QuestionBank, seed: int, count: int, expected_spread: list[int]) -> None:
     drawn = bank.draw(None, count, random.Random(seed))
     assert len({q.id for q in drawn}) == count
     assert sorted(Counter(q.value for q in drawn).values(), reverse=True) == expected_spread

@@ -1,0 +1,105 @@
+"""A conversation in the middle of a dialog survives SIGKILL and continues on another instance."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.rig.bot_server import BotProcess
+from tests.rig.fake_connector import FakeConnector
+from tests.rig.teams import Chat, Person
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def processes(tmp_path: Path) -> AsyncIterator[Callable[..., BotProcess]]:
+    started: list[BotProcess] = []
+
+    def make(database_url: str) -> BotProcess:
+        proc = BotProcess({"DATABASE_URL": database_url, "MicrosoftAppId": "", "SAFESPACE_LOG_LEVEL": "WARNING"})
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        proc.stop()
+
+
+def _chat(http: aiohttp.ClientSession, connector: FakeConnector, proc: BotProcess, person: Person) -> Chat:
+    return Chat(
+        http=http,
+        bot_url=proc.messages_url,
+        connector=connector,
+        person=person,
+        conversation_id=f"a:1on1-{person.aad_object_id}",
+        conversation_type="personal",
+    )
+
+
+def _card_heading(chat_replies) -> str:
+    card = next(r for r in chat_replies if r.cards).cards[0]
+    return card["body"][0]["text"]
+
+
+def _stem(chat_replies) -> str:
+    card = next(r for r in chat_replies if r.cards).cards[0]
+    return card["body"][1]["text"]
+
+
+async def test_dialog_survives_sigkill_and_restart(
+    database_url: str, processes, connector: FakeConnector, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    learner = Person("Alex Learner")
+    first = await processes(database_url).start(tmp_path / "first.log")
+    chat = _chat(http, connector, first, learner)
+
+    await chat.say("quiz")
+    assert "Which British value" in _card_heading(await chat.replies(1))
+    await chat.say("democracy")
+    assert "How many questions" in _card_heading(await chat.replies(1))
+    first.kill()  # two steps into the quiz: the length prompt is waiting for an answer
+
+    second = await processes(database_url).start(tmp_path / "second.log")
+    chat.bot_url = second.messages_url
+    await chat.say("5")
+    replies = await chat.replies(1)
+    assert _card_heading(replies) == "Question 1 of 5"
+    shown_before_kill = _stem(replies)
+    second.kill()  # now three dialogs deep: main waterfall, question loop, answer prompt
+
+    third = await processes(database_url).start(tmp_path / "third.log")
+    chat.bot_url = third.messages_url
+    await chat.say("A")
+    feedback, next_question = await chat.replies(2)
+    assert feedback.text.startswith(("Correct!", "Not quite."))
+    assert _card_heading([next_question]) == "Question 2 of 5"
+    assert _stem([next_question]) != shown_before_kill
+
+
+async def test_two_processes_on_one_postgres_database_take_turns(
+    postgres_url: str, processes, connector: FakeConnector, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    a = processes(postgres_url)
+    b = processes(postgres_url)
+    await a.start(tmp_path / "a.log")
+    await b.start(tmp_path / "b.log")
+    learner = Person("Billie Learner")
+    chat = _chat(http, connector, a, learner)
+
+    script = ["quiz", "rule of law", "5", "a", "b", "c", "d", "a"]
+    headings = []
+    for turn, text in enumerate(script):
+        chat.bot_url = (a if turn % 2 == 0 else b).messages_url
+        await chat.say(text)
+        replies = await chat.replies(1)
+        headings.append(_card_heading(replies) if any(r.cards for r in replies) else replies[-1].text)
+
+    assert "Which British value" in headings[0]
+    assert "How many questions" in headings[1]
+    assert headings[2:7] == [f"Question {n} of 5" for n in range(1, 6)]
+    final = chat.replies_so_far()
+    assert any(r.text and r.text.startswith("You scored") and "out of 5" in r.text for r in final)
