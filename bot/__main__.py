@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = Settings()
-    except Exception as exc:
+    except Exception as exc:  # pydantic's message names the setting that is wrong
         print(f"safespace: bad configuration: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from botbuilder.core import ConversationState
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import __version__
 from bot.adapter import SafeSpaceAdapter
@@ -25,7 +24,8 @@ from content.quiz_bank import QuestionBank
 from content.texts import Texts
 from dialogs.flow import Flow
 from dialogs.quiz_dialog import QUIZ, QuizDialog
-from storage.db import create_engine, create_sessionmaker, describe, ping
+from storage.batch_writer import LogBatcher
+from storage.db import Database, describe, open_database, ping
 from storage.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class Services:
     settings: Settings
-    engine: AsyncEngine
+    database: Database
+    log_writer: LogBatcher
     adapter: SafeSpaceAdapter
     bot: TeamsBot
 
@@ -53,12 +54,12 @@ def quiz_flow(texts: Texts, bank: QuestionBank, recorder: QuizResultRecorder) ->
     )
 
 
-def build_services(settings: Settings, engine: AsyncEngine) -> Services:
+def build_services(settings: Settings, database: Database) -> Services:
     """Storage, then state, then dialogs and the bot, then the adapter: dependency order."""
     texts = Texts.load(settings.content_dir)
     bank = QuestionBank.load(settings.content_dir)
-    sessionmaker = create_sessionmaker(engine)
-    conversation_state = ConversationState(SqlStorage(sessionmaker))
+    sessionmaker = database.sessions
+    conversation_state = ConversationState(SqlStorage(sessionmaker, database.read_engine))
     roles = StaticRoleDirectory(
         dso_ids=settings.dso_ids,
         director_ids=settings.director_ids,
@@ -74,30 +75,32 @@ def build_services(settings: Settings, engine: AsyncEngine) -> Services:
         card_actions=CardActionRouter(),
     )
     adapter = SafeSpaceAdapter(settings, texts, conversation_state)
-    adapter.use(ConversationLogMiddleware(sessionmaker))
-    return Services(settings=settings, engine=engine, adapter=adapter, bot=bot)
+    log_writer = LogBatcher(sessionmaker)
+    adapter.use(ConversationLogMiddleware(log_writer))
+    return Services(settings=settings, database=database, log_writer=log_writer, adapter=adapter, bot=bot)
 
 
 async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    database = describe(services.engine)
-    if await ping(services.engine):
+    database = describe(services.database.engine)
+    if await ping(services.database.engine):
         return web.json_response({"status": "ok", "database": database, "version": __version__})
     return web.json_response({"status": "unavailable", "database": database, "version": __version__}, status=503)
 
 
 def create_app(settings: Settings) -> web.Application:
     """Content is loaded and checked here, before anything listens: a bad file stops start-up."""
-    engine = create_engine(settings.database_url)
-    services = build_services(settings, engine)
+    database = open_database(settings.database_url)
+    services = build_services(settings, database)
     app = web.Application()
     app[SERVICES] = services
 
     async def database_context(app: web.Application) -> AsyncIterator[None]:
-        await migrate(engine)
-        log.info("case store ready: %s", describe(engine))
+        await migrate(database.engine)
+        log.info("case store ready: %s", describe(database.engine))
         yield
-        await engine.dispose()
+        await services.log_writer.close()
+        await database.dispose()
 
     app.cleanup_ctx.append(database_context)
     app.router.add_post("/api/messages", messages_handler(services.adapter, services.bot))

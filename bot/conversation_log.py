@@ -7,42 +7,49 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from botbuilder.core import Middleware, TurnContext
-from botbuilder.schema import Activity, ActivityTypes
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from botbuilder.core import InvokeResponse, Middleware, TurnContext
+from botbuilder.schema import Activity, ActivityTypes, Attachment
 
 from bot.teams_context import addressed_to_bot, conversation_type
-from storage import conversation_log
+from storage.batch_writer import LogBatcher
 from storage.models import ConversationLogBase
 
 log = logging.getLogger(__name__)
 
 
-def _json(value: Any) -> str | None:
-    if value is None:
-        return None
+def _plain(value: Any) -> Any:
+    """JSON-ready data without msrest's serializer, which costs more than the rest of the logging."""
+    if isinstance(value, Attachment):
+        return {"contentType": value.content_type, "content": value.content, "name": value.name}
+    if isinstance(value, InvokeResponse):
+        return {"status": value.status, "body": _plain(value.body)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
     if hasattr(value, "serialize"):
-        value = value.serialize()
-    return json.dumps(value, default=lambda o: o.serialize() if hasattr(o, "serialize") else str(o))
+        return value.serialize()
+    return str(value)
 
 
 def _payload(activity: Activity) -> str | None:
     """Cards, submitted values and invoke bodies: what the text alone does not show."""
     extra: dict[str, Any] = {}
     if activity.type == ActivityTypes.invoke_response:
-        value = activity.value
-        extra["status"] = getattr(value, "status", None)
-        extra["body"] = getattr(value, "body", value)
+        value = _plain(activity.value)
+        extra.update(value if isinstance(value, dict) else {"body": value})
     else:
         if activity.value is not None:
-            extra["value"] = activity.value
+            extra["value"] = _plain(activity.value)
         if activity.name:
             extra["name"] = activity.name
         if activity.attachments:
-            extra["attachments"] = [a.serialize() if hasattr(a, "serialize") else a for a in activity.attachments]
+            extra["attachments"] = _plain(activity.attachments)
         if activity.members_added:
             extra["members_added"] = [m.id for m in activity.members_added]
-    return _json(extra) if extra else None
+    return json.dumps(extra, ensure_ascii=False) if extra else None
 
 
 def entry_for(activity: Activity, direction: str, conversation: Activity | None = None) -> ConversationLogBase:
@@ -94,8 +101,8 @@ class OutboundLog:
 class ConversationLogMiddleware(Middleware):  # type: ignore[misc]
     """The inbound activity is committed before the bot acts on it, so a crash mid-turn loses no words."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self._sessionmaker = sessionmaker
+    def __init__(self, writer: LogBatcher) -> None:
+        self._writer = writer
 
     async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[None]]) -> None:
         inbound = context.activity
@@ -103,8 +110,7 @@ class ConversationLogMiddleware(Middleware):  # type: ignore[misc]
             # Channel chatter not meant for the bot is none of its business: neither answered nor kept.
             await logic()
             return
-        async with self._sessionmaker.begin() as session:
-            await conversation_log.append(session=session, entries=[entry_for(inbound, "in")])
+        await self._writer.write([entry_for(inbound, "in")])
 
         outbound: list[ConversationLogBase] = []
         context.turn_state[OUTBOUND_LOG_KEY] = OutboundLog(inbound, outbound)
@@ -113,8 +119,7 @@ class ConversationLogMiddleware(Middleware):  # type: ignore[misc]
         finally:
             if outbound:
                 try:
-                    async with self._sessionmaker.begin() as session:
-                        await conversation_log.append(session=session, entries=outbound)
+                    await self._writer.write(outbound)
                 except Exception:
                     # The person already has these replies; failing the turn now would only add confusion.
                     log.exception("could not log %d outgoing activities", len(outbound))

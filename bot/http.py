@@ -39,7 +39,7 @@ def parse_activity(payload: Any) -> Activity | str:
         return "an activity needs a 'type'"
     try:
         activity = Activity().deserialize(payload)
-    except Exception:
+    except Exception:  # msrest raises several unrelated types for shapes it cannot read
         return "the body is not a Bot Framework activity"
     if not activity.conversation or not activity.conversation.id:
         return "an activity needs a 'conversation.id'"

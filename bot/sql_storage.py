@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonpickle
 from botbuilder.core import Storage, StoreItem
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage import bot_state
 from storage.bot_state import ETagConflictError, StateWrite
@@ -45,15 +45,17 @@ def _without_etag(value: Any) -> Any:
 class SqlStorage(Storage):  # type: ignore[misc]
     """Optimistic concurrency: a write carrying the eTag it read fails if another turn wrote in between."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], read_engine: AsyncEngine) -> None:
         super().__init__()
         self._sessionmaker = sessionmaker
+        self._read_engine = read_engine
 
     async def read(self, keys: list[str]) -> dict[str, Any]:
         if not keys:
             return {}
-        async with self._sessionmaker() as session:
-            found = await bot_state.read_state(session=session, keys=keys)
+        # A plain connection, not an ORM session: this runs on every turn and needs none of the session's work.
+        async with self._read_engine.connect() as conn:
+            found = await bot_state.read_state(session=conn, keys=keys)
         items: dict[str, Any] = {}
         for key, (data, etag) in found.items():
             value = _decode(data)

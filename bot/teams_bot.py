@@ -161,7 +161,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             )
         try:
             response: InvokeResponse | None = await super().on_invoke_activity(turn_context)
-        except Exception:
+        except Exception:  # botbuilder signals "not implemented" with a private exception type
             response = None
         if response is None or response.status >= 500:
             log.info("unsupported invoke %r", name)

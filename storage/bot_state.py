@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from storage.models import BotStateRecord
@@ -42,7 +42,7 @@ def _insert(session: AsyncSession) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-async def read_state(*, session: AsyncSession, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
+async def read_state(*, session: AsyncSession | AsyncConnection, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
     """Return {key: (json, etag)} for the keys that exist."""
     wanted = list(keys)
     if not wanted:

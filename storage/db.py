@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,9 @@ def create_engine(database_url: str) -> AsyncEngine:
         database = url.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs = {}
+        # One connection: SQLite allows one writer at a time anyway, and queueing for the pool in-process is
+        # far cheaper than SQLite's busy handler, which sleeps and retries (measured: p99 2 s under 16 users).
+        kwargs = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=10)
     engine = create_async_engine(url, **kwargs)
@@ -58,13 +61,47 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+@dataclass
+class Database:
+    """Where the service reads and writes.
+
+    On SQLite, writes go through one connection (SQLite has one writer anyway) and reads through a small pool
+    of their own: in WAL mode readers never wait for the writer, so a turn's state read does not queue behind
+    another turn's log write. On PostgreSQL both are the same pooled engine.
+    """
+
+    engine: AsyncEngine
+    read_engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    read_sessions: async_sessionmaker[AsyncSession]
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
+
+
+def open_database(database_url: str) -> Database:
+    engine = create_engine(database_url)
+    read_engine = engine
+    if engine.url.get_backend_name() == "sqlite" and (engine.url.database or ":memory:") != ":memory:":
+        read_engine = create_async_engine(engine.url, pool_size=4, max_overflow=0, pool_timeout=30)
+        event.listen(read_engine.sync_engine, "connect", _sqlite_pragmas)
+    return Database(
+        engine=engine,
+        read_engine=read_engine,
+        sessions=create_sessionmaker(engine),
+        read_sessions=create_sessionmaker(read_engine),
+    )
+
+
 async def ping(engine: AsyncEngine) -> bool:
     """True when the database answers a trivial query."""
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         return True
-    except Exception:
+    except Exception:  # any failure means "not answering" for a health check
         return False
 
 

@@ -35,6 +35,7 @@ class ConversationLogBase(SQLModel):
     text: str | None = Field(default=None, sa_column=Column(Text))
     # JSON of whatever else the activity carried: card attachments, submitted values, invoke bodies.
     payload: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
 class ConversationLogEntry(ConversationLogBase, table=True):
@@ -44,7 +45,6 @@ class ConversationLogEntry(ConversationLogBase, table=True):
     __table_args__ = (Index("ix_conversation_log_conversation_time", "conversation_id", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
 class ConversationRefRecord(SQLModel, table=True):

@@ -23,7 +23,7 @@ from storage.migrate import migrate
 async def storage(database_url: str) -> AsyncIterator[SqlStorage]:
     engine = create_engine(database_url)
     await migrate(engine)
-    yield SqlStorage(create_sessionmaker(engine))
+    yield SqlStorage(create_sessionmaker(engine), engine)
     await engine.dispose()
 
 
