@@ -32,14 +32,19 @@ class Texts:
 
     @classmethod
     def load(cls, content_dir: Path) -> Texts:
-        path = content_dir / TEXTS_FILE
+        """en.yaml, then every en.<part>.yaml beside it (one per area, so wording can be split by feature)."""
         flat: dict[str, str] = {}
-        _flatten("", read_yaml(path), flat, path)
-        for key, value in flat.items():
-            try:
-                list(string.Formatter().parse(value))
-            except ValueError as exc:
-                raise ContentError(f"{path}: field '{key}': bad placeholder ({exc})") from exc
+        for path in [content_dir / TEXTS_FILE, *sorted(content_dir.glob("en.*.yaml"))]:
+            part: dict[str, str] = {}
+            _flatten("", read_yaml(path), part, path)
+            for key, value in part.items():
+                if key in flat:
+                    raise ContentError(f"{path}: field '{key}': already defined in another en*.yaml file")
+                try:
+                    list(string.Formatter().parse(value))
+                except ValueError as exc:
+                    raise ContentError(f"{path}: field '{key}': bad placeholder ({exc})") from exc
+            flat.update(part)
         return cls(flat)
 
     def has(self, key: str) -> bool:

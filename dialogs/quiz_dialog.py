@@ -22,8 +22,9 @@ from botbuilder.dialogs import (
     WaterfallStepContext,
 )
 
+from cards.choice_card import Choice, choice_card
 from cards.elements import Card
-from cards.quiz_card import LETTERS, Choice, choice_card, question_card
+from cards.quiz_card import LETTERS, question_card
 from content.quiz_bank import Question, QuestionBank, QuizValue, match_answer
 from content.texts import Texts
 from dialogs.router import normalise
@@ -125,7 +126,6 @@ class QuizDialog(ComponentDialog):  # type: ignore[misc]
     async def length_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         step.values["value"] = parse_value(step.result)
         card = choice_card(self._texts.get("quiz.choose_length"), "", [Choice(str(n), str(n)) for n in LENGTHS])
-        card["body"] = card["body"][:1]
         return await step.prompt(
             _LENGTH_PROMPT,
             PromptOptions(
