@@ -13,6 +13,7 @@ from bot.card_actions import error_body
 from bot.config import Settings
 from bot.connector_cache import CachingBotFrameworkAuthentication
 from bot.conversation_log import OUTBOUND_LOG_KEY
+from bot.teams_context import is_proactive
 from content.texts import Texts
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,10 @@ class SafeSpaceAdapter(CloudAdapter):  # type: ignore[misc]
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         activity = context.activity
+        if is_proactive(activity):
+            # Nobody is waiting on the other end: the caller (the delivery worker) must see the failure so it
+            # can retry, rather than a chat receiving an apology for a message it never asked for.
+            raise error
         log.exception(
             "turn failed: %s in conversation %s",
             activity.type,

@@ -12,18 +12,31 @@ from botbuilder.core import ConversationState
 from bot import __version__
 from bot.adapter import SafeSpaceAdapter
 from bot.card_actions import CardActionRouter
+from bot.case_actions import CaseActions
+from bot.case_cards import CaseCards
 from bot.config import Settings
 from bot.conversation_log import ConversationLogMiddleware
 from bot.conversation_refs import ReferenceRecorder
+from bot.delivery import DeliveryWorker
 from bot.http import messages_handler
+from bot.notifier import LogNotifier
+from bot.people import People
+from bot.proactive import Messenger
 from bot.quiz_results import QuizResultRecorder
+from bot.reminders import Reminders
+from bot.report_intake import ReportIntake
 from bot.roles import StaticRoleDirectory
+from bot.safeguarding_channel import SafeguardingChannels
 from bot.sql_storage import SqlStorage
+from bot.staff_form import StaffForm
 from bot.teams_bot import TeamsBot
+from content.directory import Directory
+from content.indicators import Indicators
 from content.quiz_bank import QuestionBank
 from content.texts import Texts
 from dialogs.flow import Flow
 from dialogs.quiz_dialog import QUIZ, QuizDialog
+from dialogs.report_worry_dialog import REPORT_WORRY, ReportWorryDialog
 from storage.batch_writer import LogBatcher
 from storage.db import Database, describe, open_database, ping
 from storage.migrate import migrate
@@ -38,9 +51,24 @@ class Services:
     log_writer: LogBatcher
     adapter: SafeSpaceAdapter
     bot: TeamsBot
+    delivery: DeliveryWorker
+    reminders: Reminders
+    notifier: LogNotifier
 
 
 SERVICES = web.AppKey("services", Services)
+
+REPORT_WORDS = (
+    "report a worry",
+    "report a concern",
+    "raise a concern",
+    "i want to report something",
+    "i'm worried",
+    "im worried",
+    "i am worried",
+    "worried",
+    "make a report",
+)
 
 
 def quiz_flow(texts: Texts, bank: QuestionBank, recorder: QuizResultRecorder) -> Flow:
@@ -54,10 +82,24 @@ def quiz_flow(texts: Texts, bank: QuestionBank, recorder: QuizResultRecorder) ->
     )
 
 
+def report_flow(texts: Texts, directory: Directory, intake: ReportIntake, staff_form: StaffForm) -> Flow:
+    return Flow(
+        id=REPORT_WORRY,
+        dialog=ReportWorryDialog(texts, directory, on_abandoned=intake.abandoned),
+        menu_label=texts.get("report.menu"),
+        command="report",
+        words=REPORT_WORDS,
+        on_complete=intake.completed,
+        start_override=staff_form.offer,
+    )
+
+
 def build_services(settings: Settings, database: Database) -> Services:
-    """Storage, then state, then dialogs and the bot, then the adapter: dependency order."""
+    """Content, storage, state, the adapter, then the features and the bot: dependency order."""
     texts = Texts.load(settings.content_dir)
     bank = QuestionBank.load(settings.content_dir)
+    directory = Directory.load(settings.content_dir)
+    indicators = Indicators.load(settings.content_dir)
     sessionmaker = database.sessions
     conversation_state = ConversationState(SqlStorage(sessionmaker, database.read_engine))
     roles = StaticRoleDirectory(
@@ -66,18 +108,62 @@ def build_services(settings: Settings, database: Database) -> Services:
         staff_ids=settings.staff_ids,
         trainer_ids=settings.trainer_ids,
     )
+    people = People()
+    notifier = LogNotifier()
+    adapter = SafeSpaceAdapter(settings, texts, conversation_state)
+    log_writer = LogBatcher(sessionmaker)
+    adapter.use(ConversationLogMiddleware(log_writer))
+
+    case_cards = CaseCards(texts, settings.dso_ids, people, indicators)
+    delivery = DeliveryWorker(
+        database=database,
+        messenger=Messenger(adapter, settings.app_id),
+        cards=case_cards,
+        roles=roles,
+        notifier=notifier,
+        poll_seconds=settings.delivery_poll_seconds,
+    )
+    intake = ReportIntake(database, texts, delivery)
+    staff_form = StaffForm(roles=roles, texts=texts, indicators=indicators, intake=intake)
+    card_actions = CardActionRouter()
+    CaseActions(
+        database=database, roles=roles, texts=texts, cards=case_cards, delivery=delivery, people=people
+    ).register(card_actions)
+    staff_form.register(card_actions)
+    reminders = Reminders(
+        database=database,
+        roles=roles,
+        texts=texts,
+        delivery=delivery,
+        notifier=notifier,
+        people=people,
+        ack_minutes=settings.ack_minutes,
+        urgent_ack_minutes=settings.urgent_ack_minutes,
+        check_seconds=settings.reminder_check_seconds,
+    )
     bot = TeamsBot(
         conversation_state=conversation_state,
         texts=texts,
         roles=roles,
         references=ReferenceRecorder(sessionmaker),
-        flows=[quiz_flow(texts, bank, QuizResultRecorder(sessionmaker, bank))],
-        card_actions=CardActionRouter(),
+        people=people,
+        flows=[
+            report_flow(texts, directory, intake, staff_form),
+            quiz_flow(texts, bank, QuizResultRecorder(sessionmaker, bank)),
+        ],
+        card_actions=card_actions,
+        channels=SafeguardingChannels(database=database, roles=roles, texts=texts, delivery=delivery, people=people),
     )
-    adapter = SafeSpaceAdapter(settings, texts, conversation_state)
-    log_writer = LogBatcher(sessionmaker)
-    adapter.use(ConversationLogMiddleware(log_writer))
-    return Services(settings=settings, database=database, log_writer=log_writer, adapter=adapter, bot=bot)
+    return Services(
+        settings=settings,
+        database=database,
+        log_writer=log_writer,
+        adapter=adapter,
+        bot=bot,
+        delivery=delivery,
+        reminders=reminders,
+        notifier=notifier,
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -98,7 +184,12 @@ def create_app(settings: Settings) -> web.Application:
     async def database_context(app: web.Application) -> AsyncIterator[None]:
         await migrate(database.engine)
         log.info("case store ready: %s", describe(database.engine))
+        # Started only once the schema is there; anything left in the outbox by a crash is sent now.
+        services.delivery.start()
+        services.reminders.start()
         yield
+        await services.reminders.stop()
+        await services.delivery.stop()
         await services.log_writer.close()
         await database.dispose()
 

@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     director_ids: IdSet = Field(
         default=frozenset(), validation_alias=AliasChoices("SAFESPACE_DIRECTOR_IDS", "director_ids")
     )
+    ack_minutes: int = Field(default=30, ge=1, validation_alias=AliasChoices("SAFESPACE_ACK_MINUTES", "ack_minutes"))
+    urgent_ack_minutes: int = Field(
+        default=5, ge=1, validation_alias=AliasChoices("SAFESPACE_URGENT_ACK_MINUTES", "urgent_ack_minutes")
+    )
+    reminder_check_seconds: float = Field(
+        default=30.0, gt=0, validation_alias=AliasChoices("SAFESPACE_REMINDER_CHECK_SECONDS", "reminder_check_seconds")
+    )
+    delivery_poll_seconds: float = Field(
+        default=1.0, gt=0, validation_alias=AliasChoices("SAFESPACE_DELIVERY_POLL_SECONDS", "delivery_poll_seconds")
+    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("SAFESPACE_LOG_LEVEL", "log_level"))
 
     _split = field_validator("dso_ids", "staff_ids", "trainer_ids", "director_ids", mode="before")(_split_ids)

@@ -10,7 +10,7 @@ from typing import Any
 from botbuilder.core import InvokeResponse, Middleware, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
-from bot.teams_context import addressed_to_bot, conversation_type
+from bot.teams_context import addressed_to_bot, conversation_type, is_proactive
 from storage.batch_writer import LogBatcher
 from storage.models import ConversationLogBase
 
@@ -110,7 +110,8 @@ class ConversationLogMiddleware(Middleware):  # type: ignore[misc]
             # Channel chatter not meant for the bot is none of its business: neither answered nor kept.
             await logic()
             return
-        await self._writer.write([entry_for(inbound, "in")])
+        if not is_proactive(inbound):
+            await self._writer.write([entry_for(inbound, "in")])
 
         outbound: list[ConversationLogBase] = []
         context.turn_state[OUTBOUND_LOG_KEY] = OutboundLog(inbound, outbound)

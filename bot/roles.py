@@ -23,6 +23,10 @@ class RoleDirectory(Protocol):
         """Every role the person holds; exactly {LEARNER} for someone with no staff role."""
         ...
 
+    async def members(self, role: Role) -> frozenset[str]:
+        """The Entra object ids (lower case) of everyone holding `role`."""
+        ...
+
 
 def _normalise(aad_object_id: str | None) -> str:
     return (aad_object_id or "").strip().lower()
@@ -56,5 +60,5 @@ class StaticRoleDirectory:
             held.add(Role.STAFF)
         return frozenset(held) if held else frozenset({Role.LEARNER})
 
-    def members_of(self, role: Role) -> frozenset[str]:
+    async def members(self, role: Role) -> frozenset[str]:
         return self._lists.get(role, frozenset())

@@ -18,8 +18,17 @@ from botbuilder.schema import ChannelAccount
 
 from bot.card_actions import CardActionRouter, error_body
 from bot.conversation_refs import ReferenceRecorder
+from bot.people import People
 from bot.roles import RoleDirectory
-from bot.teams_context import aad_object_id, addressed_to_bot, conversation_type, is_personal, typed_text
+from bot.safeguarding_channel import SafeguardingChannels
+from bot.teams_context import (
+    CANCEL_HANDLED,
+    aad_object_id,
+    addressed_to_bot,
+    conversation_type,
+    is_personal,
+    typed_text,
+)
 from cards.escape import escape_markdown
 from cards.menu_card import MenuEntry, menu_card
 from content.texts import Texts
@@ -52,8 +61,10 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         texts: Texts,
         roles: RoleDirectory,
         references: ReferenceRecorder,
+        people: People,
         flows: Sequence[Flow] = (),
         card_actions: CardActionRouter | None = None,
+        channels: SafeguardingChannels | None = None,
     ) -> None:
         super().__init__()
         texts.require(*REQUIRED_TEXTS)
@@ -62,6 +73,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         self._roles = roles
         self._references = references
         self._card_actions = card_actions or CardActionRouter()
+        self._people = people
+        self._channels = channels
         self._flows = {flow.id: flow for flow in flows}
         self._dialogs = DialogSet(conversation_state.create_property("DialogState"))
         self._router = Router()
@@ -72,6 +85,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             self._router.register_flow(flow.id, [flow.command, *flow.words])
 
     async def on_turn(self, turn_context: TurnContext) -> None:
+        self._people.saw(turn_context.activity.from_property)
         await self._references.record(turn_context.activity)
         await super().on_turn(turn_context)
         # Saved once, after the turn: a turn that fails leaves the dialog where the last good turn left it.
@@ -93,10 +107,14 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             if dialog_context.active_dialog is not None:
                 await dialog_context.reprompt_dialog()
             return
+        if self._channels is not None and not is_personal(activity) and routed.intent is Intent.REGISTER_CHANNEL:
+            await self._channels.register(turn_context)
+            return
         if routed.intent in (Intent.CANCEL, Intent.MENU):
             if dialog_context.active_dialog is not None:
                 await dialog_context.cancel_all_dialogs()
-                await turn_context.send_activity(self._texts.get("cancel.done"))
+                if not turn_context.turn_state.get(CANCEL_HANDLED):
+                    await turn_context.send_activity(self._texts.get("cancel.done"))
             elif routed.intent is Intent.CANCEL:
                 await turn_context.send_activity(self._texts.get("cancel.nothing"))
             await self._send_menu(turn_context)
@@ -113,7 +131,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             flow = self._flows[routed.flow_id]
             roles = await self._roles.roles_of(aad_object_id(activity))
             if conversation_type(activity) in flow.scopes and flow.allowed_for(roles):
-                await dialog_context.begin_dialog(flow.id)
+                if flow.start_override is None or not await flow.start_override(turn_context, roles):
+                    await dialog_context.begin_dialog(flow.id)
                 return
         if routed.intent is not Intent.GREETING:
             await turn_context.send_activity(self._texts.get("fallback.unknown"))
@@ -138,6 +157,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         activity = turn_context.activity
         bot_id = activity.recipient.id if activity.recipient else None
         if not any(member.id == bot_id for member in members_added):
+            if self._channels is not None and not is_personal(activity):
+                await self._channels.members_added(turn_context)
             return
         if is_personal(activity):
             name = activity.from_property.name if activity.from_property else None

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from botbuilder.schema import Activity, ActivityTypes
+from botbuilder.schema import Activity, ActivityEventNames, ActivityTypes
 
 PERSONAL = "personal"
+# Set in turn_state by a flow that has already told the person what cancelling did.
+CANCEL_HANDLED = "safespace.cancel_handled"
 
 
 def conversation_type(activity: Activity) -> str:
@@ -70,3 +72,11 @@ def typed_text(activity: Activity) -> str:
 def aad_object_id(activity: Activity) -> str | None:
     sender = activity.from_property
     return (sender.aad_object_id or None) if sender else None
+
+
+def is_proactive(activity: Activity) -> bool:
+    """A turn the bot started itself (continue_conversation or create_conversation), not a person."""
+    return activity.type == ActivityTypes.event and activity.name in (
+        ActivityEventNames.continue_conversation,
+        ActivityEventNames.create_conversation,
+    )

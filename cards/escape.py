@@ -11,7 +11,9 @@ import re
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that change rendering.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$=])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, plus bidi overrides and isolates, which could make text on a DSO's card read backwards
+# or hide part of it. The stored report keeps them; only the card drops them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def escape_markdown(text: str) -> str:

@@ -17,6 +17,9 @@ def _flatten(prefix: str, node: Any, out: dict[str, str], path: Path) -> None:
         for key, value in node.items():
             if key in ("__lines__", "__line__"):
                 continue
+            if not isinstance(key, str):
+                # YAML reads bare yes/no/on/off keys as booleans: a silent way to lose a sentence.
+                raise ContentError(f"{path}: key {key!r} under '{prefix}' is not text; put it in quotes")
             _flatten(f"{prefix}.{key}" if prefix else str(key), value, out, path)
     elif isinstance(node, str):
         out[prefix] = node

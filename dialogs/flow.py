@@ -27,6 +27,8 @@ class Flow:
     extra_dialogs: tuple[Dialog, ...] = field(default=())
     # Called with the dialog's result when it ends normally: the parent persists, dialogs never touch storage.
     on_complete: Callable[[TurnContext, Any], Awaitable[None]] | None = None
+    # Runs instead of the dialog when it returns True: e.g. staff get the concern form, not the conversation.
+    start_override: Callable[[TurnContext, frozenset[Role]], Awaitable[bool]] | None = None
 
     def allowed_for(self, roles: frozenset[Role]) -> bool:
         return self.roles is None or bool(self.roles & roles)

@@ -13,6 +13,7 @@ class Intent(StrEnum):
     CANCEL = "cancel"
     GREETING = "greeting"
     FLOW = "flow"
+    REGISTER_CHANNEL = "register_channel"
     UNKNOWN = "unknown"
 
 
@@ -25,6 +26,7 @@ class Routed:
 _HELP = {"help", "help me", "what can you do", "what do you do", "?", "commands"}
 _MENU = {"menu", "main menu", "home", "start", "start over", "back", "options"}
 _CANCEL = {"cancel", "stop", "quit", "exit", "never mind", "nevermind", "forget it"}
+_REGISTER = {"register safeguarding channel", "register channel", "register this channel"}
 _GREETING = {"hi", "hello", "hey", "hiya", "yo", "good morning", "good afternoon", "good evening", "hey there"}
 
 
@@ -53,6 +55,8 @@ class Router:
             return Routed(Intent.MENU)
         if said in _CANCEL:
             return Routed(Intent.CANCEL)
+        if said in _REGISTER:
+            return Routed(Intent.REGISTER_CHANNEL)
         if said in self._flow_words:
             return Routed(Intent.FLOW, self._flow_words[said])
         if said in _GREETING or not said:

@@ -92,3 +92,125 @@ class QuizAnswer(QuizAnswerBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     attempt_id: int = Field(foreign_key="quiz_attempt.id", index=True)
+
+
+# Safeguarding cases -----------------------------------------------------------------------------------------
+
+
+class CaseBase(SQLModel):
+    """What a report says. Dialogs and forms build a CaseCreate; only the store makes a Case."""
+
+    source: str = Field(max_length=16)  # learner | staff | triage
+    urgent: bool = False
+    incomplete: bool = False  # an urgent report abandoned part-way: sent on so nobody in danger is missed
+    category: str = Field(max_length=32)  # radicalisation | bullying | online_safety | abuse | wellbeing | other
+    about: str = Field(max_length=16)  # self | learner | staff | outside | not_say (learner form); or subject kind
+    subject_name: str | None = Field(default=None, sa_column=Column(Text))
+    subject_under_18: bool | None = None
+    description: str = Field(sa_column=Column(Text, nullable=False))  # verbatim, never edited
+    incident_when: str | None = Field(default=None, sa_column=Column(Text))  # as the reporter put it
+    incident_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))  # kept apart from created_at
+    incident_where: str | None = Field(default=None, sa_column=Column(Text))
+    reporter_aad_id: str | None = Field(default=None, max_length=64, index=True)
+    reporter_name: str | None = Field(default=None, sa_column=Column(Text))
+    reporter_role: str = Field(default="learner", max_length=16)
+    reporter_conversation_id: str | None = Field(default=None, sa_column=Column(Text))  # links the transcript
+    reporter_hidden: bool = False  # asked to be kept off the DSO card; identity is still stored
+    contact_ok: bool = False
+    contact_how: str | None = Field(default=None, sa_column=Column(Text))
+    # Staff form only: JSON list of {"indicator": key, "detail": free text}, action taken, who else knows.
+    indicators: str | None = Field(default=None, sa_column=Column(Text))
+    action_taken: str | None = Field(default=None, sa_column=Column(Text))
+    others_aware: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class CaseCreate(CaseBase):
+    pass
+
+
+class Case(CaseBase, table=True):
+    __tablename__ = "safeguarding_case"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=16, unique=True, index=True)
+    status: str = Field(default="new", max_length=16)  # new | acknowledged | awaiting_director | decided | closed
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    owner_aad_id: str | None = Field(default=None, max_length=64)
+    owner_name: str | None = Field(default=None, sa_column=Column(Text))
+    acknowledged_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    decision: str | None = Field(default=None, max_length=32)
+    decision_reason: str | None = Field(default=None, sa_column=Column(Text))
+    decided_by: str | None = Field(default=None, sa_column=Column(Text))
+    decision_confirmed_by: str | None = Field(default=None, sa_column=Column(Text))
+    decided_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    closed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    outcome_note: str | None = Field(default=None, sa_column=Column(Text))
+    card_conversation_id: str | None = Field(default=None, sa_column=Column(Text))
+    card_activity_id: str | None = Field(default=None, sa_column=Column(Text))
+    reminded_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    escalated_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    version: int = 1  # bumped on every change: compare-and-swap so two DSOs pressing at once cannot both win
+
+
+class CaseEvent(SQLModel, table=True):
+    """The chronology: append-only, one row per thing that happened to a case, who did it and when."""
+
+    __tablename__ = "case_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="safeguarding_case.id", index=True)
+    at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    actor_aad_id: str | None = Field(default=None, max_length=64)
+    actor_name: str | None = Field(default=None, sa_column=Column(Text))
+    kind: str = Field(max_length=32)
+    detail: str | None = Field(default=None, sa_column=Column(Text))  # JSON
+    # Idempotency for Teams' invoke retries: the same action id is recorded once.
+    action_id: str | None = Field(default=None, max_length=128, unique=True)
+
+
+class SafeguardingChannel(SQLModel, table=True):
+    """Where new cases are posted: a channel (or group chat) whose every member is a DSO or director."""
+
+    __tablename__ = "safeguarding_channel"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(sa_column=Column(Text, nullable=False))
+    team_id: str | None = Field(default=None, sa_column=Column(Text))
+    channel_id: str | None = Field(default=None, sa_column=Column(Text))
+    service_url: str = Field(sa_column=Column(Text, nullable=False))
+    tenant_id: str | None = Field(default=None, max_length=64)
+    registered_by: str | None = Field(default=None, sa_column=Column(Text))
+    registered_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    active: bool = True
+    deactivated_reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to Teams that must not be lost: kept until delivered, retried with back-off, then escalated."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=128, unique=True)  # enqueueing the same message twice is a no-op
+    kind: str = Field(max_length=32)  # case_card | case_card_update | direct | channel_reply
+    case_id: int | None = Field(default=None, foreign_key="safeguarding_case.id", index=True)
+    target: str = Field(sa_column=Column(Text, nullable=False))  # JSON: where to deliver
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # JSON: the activity to send
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | sending | sent | dead
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    lease_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    result_id: str | None = Field(default=None, sa_column=Column(Text))  # e.g. the posted card's activity id
+    escalated: bool = False
+
+
+class CaseCounter(SQLModel, table=True):
+    """Per-year reference numbers (SS-2026-0042) handed out atomically, whichever instance asks."""
+
+    __tablename__ = "case_counter"
+
+    year: int = Field(primary_key=True)
+    last: int = 0

@@ -19,7 +19,7 @@ async def test_personal_install_welcomes_says_who_reads_and_shows_the_menu(rig: 
     assert "kept in Qualitrain's records" in welcome.text
     assert "can't promise to keep secrets" in welcome.text
     assert "999" in welcome.text
-    assert _menu_commands(menu.cards[0]) == ["quiz", "help"]
+    assert _menu_commands(menu.cards[0]) == ["report", "quiz", "help"]
     assert_valid_cards(*menu.cards)
 
 

@@ -82,8 +82,10 @@ class FakeConnector:
     def fail_next(self, *failures: Failure) -> None:
         self.failures.extend(failures)
 
-    def set_members(self, conversation_or_team_id: str, members: list[dict[str, Any]]) -> None:
-        self.members[conversation_or_team_id] = members
+    def set_members(self, conversation_or_team_id: str, members: list[dict[str, Any]], *also: str) -> None:
+        """A roster, answered for the team id and for each channel id in `also`, as Teams does."""
+        for key in (conversation_or_team_id, *also):
+            self.members[key] = members
 
     def mark(self) -> int:
         return len(self.sent)

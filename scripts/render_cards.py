@@ -1,0 +1,256 @@
+"""Render example cards with the official Adaptive Cards renderer and screenshot them for the README.
+
+    .venv/bin/python scripts/render_cards.py [--out docs/screenshots] [--keep-html DIR]
+
+Needs Node (tests/cardcheck/node_modules is installed on first use, as the card tests do) and Chromium
+(`apt-get install -y chromium chromium-l10n`). Every name, reference and event below is made up.
+
+Each card is validated first with the same check the tests use, then turned into an HTML page by
+tests/cardcheck/render.js. Chromium loads each page twice: once to measure the rendered card, once to take
+a screenshot cropped to that height.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cards.case_card import CaseCardView, case_card  # noqa: E402 - needs the repository on sys.path first
+from cards.elements import Card  # noqa: E402
+from cards.menu_card import MenuEntry, menu_card  # noqa: E402
+from cards.quiz_card import question_card  # noqa: E402
+from cards.staff_form_card import parse_staff_form, staff_form_card  # noqa: E402
+from content.common import DEFAULT_CONTENT_DIR  # noqa: E402
+from content.indicators import Indicators  # noqa: E402
+from content.quiz_bank import QuestionBank, QuizValue  # noqa: E402
+from content.texts import Texts  # noqa: E402
+from tests.card_validator import CARDCHECK_DIR, assert_valid_cards, ensure_node_modules  # noqa: E402
+
+RENDER_JS = CARDCHECK_DIR / "render.js"
+DEFAULT_OUT = ROOT / "docs" / "screenshots"
+WIDTH = 640  # about the width of a card in a Teams channel on a laptop
+PAGE_MARGIN = 24
+MAX_HEIGHT = 4000
+_HEIGHT = re.compile(r'data-height="(\d+)"')
+_TIMEOUT_S = 60
+# Date and time inputs as a UK viewer sees them (25/11/2026, 12:40). Chromium on Linux takes its locale from
+# these variables, not from --lang alone, and needs the en-GB pack from the chromium-l10n package.
+_UK_LOCALE_ENV = {"LANGUAGE": "en_GB", "LANG": "en_GB.UTF-8"}
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    card: Card
+    expand: tuple[str, ...] = field(default=())
+
+
+def example_pages(texts: Texts, indicators: Indicators, bank: QuestionBank) -> list[Page]:
+    reported = CaseCardView(
+        case_id=42,
+        version=1,
+        reference="SS-2026-0042",
+        category="radicalisation",
+        urgent=True,
+        incomplete=False,
+        source="learner",
+        about="learner",
+        subject_name="Riley Example",
+        subject_under_18=True,
+        reporter_display=None,
+        reporter_hidden=True,
+        raised_at=dt.datetime(2026, 11, 25, 15, 4, tzinfo=dt.UTC),
+        waited="12 min",
+        description=(
+            "At lunch Riley showed me a video on his phone of a man with a gun and said "
+            '"people like him are heroes, someone should do the same here".\n'
+            "He said the tutors wouldn't understand and told me not to tell anyone. "
+            "He's been in a new group chat every night and doesn't talk to us any more."
+        ),
+        incident_when="Today at lunch",
+        incident_where="Example Street centre, common room",
+        status="new",
+        owner_name=None,
+        decision=None,
+        decision_reason=None,
+        decided_by=None,
+        decision_confirmed_by=None,
+        outcome_note=None,
+        dso_choices=(
+            ("00000000-0000-0000-0000-000000000001", "Pat Example (DSO)"),
+            ("00000000-0000-0000-0000-000000000002", "Chris Sample (Deputy DSO)"),
+        ),
+    )
+    acknowledged = replace(
+        reported,
+        version=2,
+        status="acknowledged",
+        owner_name="Pat Example",
+        notes=(
+            (
+                "Pat Example",
+                "Wed 25 Nov, 15:19",
+                "Spoke to Riley's tutor: Riley is on site until 16:30. Meeting Riley with the centre manager at 15:45.",
+            ),
+        ),
+    )
+
+    form_values = {
+        "sf_subject_name": "Riley Example",
+        "sf_subject_role": "learner",
+        "sf_incident_date": "2026-11-25",
+        "sf_incident_time": "12:40",
+        "sf_incident_where": "Example Street centre, workshop 2",
+        "sf_category": "radicalisation",
+        "sf_ind_grievance": "true",
+        "sf_ind_discrimination_bullying": "true",
+        "sf_det_discrimination_bullying": "Said twice this week that other learners call him names on the bus.",
+        "sf_urgency": "urgent",
+    }
+    _, form_errors = parse_staff_form(form_values, indicators)
+
+    question = bank.questions(QuizValue.DEMOCRACY)[0]
+    quiz = question_card(
+        texts.get("quiz.question_heading", number=1, total=5),
+        question.stem,
+        list(question.options),
+        texts.get("quiz.answer_hint"),
+    )
+    menu = menu_card(
+        texts.get("menu.title"),
+        texts.get("menu.hint"),
+        [
+            MenuEntry(label=texts.get("report.menu"), command="report"),
+            MenuEntry(label=texts.get("quiz.menu"), command="quiz"),
+            MenuEntry(label=texts.get("menu.entries.help"), command="help"),
+        ],
+    )
+    return [
+        Page("case-urgent-new", case_card(reported, texts)),
+        Page("case-acknowledged", case_card(acknowledged, texts)),
+        Page(
+            "case-record-decision",
+            case_card(acknowledged, texts),
+            expand=(texts.get("cards.case.actions.decide"),),
+        ),
+        Page("staff-form-errors", staff_form_card(texts, indicators, form_values, form_errors)),
+        Page("quiz-question", quiz),
+        Page("menu", menu),
+    ]
+
+
+def write_pages(pages: list[Page], html_dir: Path) -> dict[str, Path]:
+    node = shutil.which("node")
+    if node is None:
+        raise SystemExit("node is not on PATH")
+    ensure_node_modules()
+    payload = [{"name": p.name, "card": p.card, "width": WIDTH, "expand": list(p.expand)} for p in pages]
+    proc = subprocess.run(  # noqa: S603 - fixed arguments, our own script
+        [node, str(RENDER_JS), str(html_dir)],
+        cwd=CARDCHECK_DIR,
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT_S,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"render.js failed:\n{proc.stderr}")
+    written = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return {item["name"]: Path(item["path"]) for item in written}
+
+
+def chromium_command(profile: Path) -> list[str]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chromium is None:
+        raise SystemExit("Chromium is not installed: apt-get install -y chromium chromium-l10n")
+    return [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        "--lang=en-GB",
+        f"--user-data-dir={profile}",
+    ]
+
+
+def measure(page: Path, profile: Path) -> int:
+    """The rendered card's height in CSS pixels, read from the data-height the page sets on <body>."""
+    proc = subprocess.run(  # noqa: S603 - fixed arguments
+        [*chromium_command(profile), f"--window-size={WIDTH + PAGE_MARGIN},{MAX_HEIGHT}", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT_S,
+        check=False,
+        env={**os.environ, **_UK_LOCALE_ENV},
+    )
+    match = _HEIGHT.search(proc.stdout)
+    if match is None:
+        raise SystemExit(f"{page.name} did not render (no data-height):\n{proc.stderr[-2000:]}")
+    return min(int(match[1]), MAX_HEIGHT)
+
+
+def screenshot(page: Path, out: Path, height: int, profile: Path) -> None:
+    proc = subprocess.run(  # noqa: S603 - fixed arguments
+        [
+            *chromium_command(profile),
+            f"--window-size={WIDTH + PAGE_MARGIN},{height}",
+            f"--screenshot={out}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT_S,
+        check=False,
+        env={**os.environ, **_UK_LOCALE_ENV},
+    )
+    if proc.returncode != 0 or not out.exists():
+        raise SystemExit(f"screenshot of {page.name} failed:\n{proc.stderr[-2000:]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the PNGs go")
+    parser.add_argument("--keep-html", type=Path, help="also keep the HTML pages here, to open in a browser")
+    args = parser.parse_args(argv)
+
+    texts = Texts.load(DEFAULT_CONTENT_DIR)
+    indicators = Indicators.load(DEFAULT_CONTENT_DIR)
+    pages = example_pages(texts, indicators, QuestionBank.load(DEFAULT_CONTENT_DIR))
+    assert_valid_cards(*(page.card for page in pages))
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="safe-space-cards-") as tmp:
+        html_dir = args.keep_html or Path(tmp) / "html"
+        html = write_pages(pages, html_dir)
+        for page in pages:
+            # A fresh profile per run keeps Chromium from reusing state between pages.
+            profile = Path(tempfile.mkdtemp(prefix="profile-", dir=tmp))
+            height = measure(html[page.name], profile)
+            out = args.out / f"{page.name}.png"
+            screenshot(html[page.name], out, height, profile)
+            shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+            print(f"{shown}: {WIDTH + PAGE_MARGIN}x{height}, {out.stat().st_size // 1024} KB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
