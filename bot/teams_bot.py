@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from botbuilder.core import (
     CardFactory,
@@ -33,9 +33,12 @@ from cards.escape import escape_markdown
 from cards.menu_card import MenuEntry, menu_card
 from content.texts import Texts
 from dialogs.flow import Flow
-from dialogs.router import Intent, Router
+from dialogs.router import Intent, Router, normalise
 
 log = logging.getLogger(__name__)
+
+# A group-chat command: called with the turn and whatever followed the command words ("start quiz 5 20s").
+GroupCommand = Callable[[TurnContext, str], Awaitable[None]]
 
 REQUIRED_TEXTS = (
     "welcome.personal",
@@ -65,6 +68,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         flows: Sequence[Flow] = (),
         card_actions: CardActionRouter | None = None,
         channels: SafeguardingChannels | None = None,
+        group_commands: Mapping[str, GroupCommand] | None = None,
     ) -> None:
         super().__init__()
         texts.require(*REQUIRED_TEXTS)
@@ -75,6 +79,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         self._card_actions = card_actions or CardActionRouter()
         self._people = people
         self._channels = channels
+        # Commands for group chats and channels, matched on the start of the (mention-stripped) text.
+        self._group_commands = {normalise(k): v for k, v in (group_commands or {}).items()}
         self._flows = {flow.id: flow for flow in flows}
         self._dialogs = DialogSet(conversation_state.create_property("DialogState"))
         self._router = Router()
@@ -107,6 +113,10 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             if dialog_context.active_dialog is not None:
                 await dialog_context.reprompt_dialog()
             return
+        if not is_personal(activity) and (command := self._group_command(text)) is not None:
+            handler, rest = command
+            await handler(turn_context, rest)
+            return
         if self._channels is not None and not is_personal(activity) and routed.intent is Intent.REGISTER_CHANNEL:
             await self._channels.register(turn_context)
             return
@@ -137,6 +147,13 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         if routed.intent is not Intent.GREETING:
             await turn_context.send_activity(self._texts.get("fallback.unknown"))
         await self._send_menu(turn_context)
+
+    def _group_command(self, text: str) -> tuple[GroupCommand, str] | None:
+        said = normalise(text)
+        for command, handler in self._group_commands.items():
+            if said == command or said.startswith(command + " "):
+                return handler, said[len(command) :].strip()
+        return None
 
     async def _send_menu(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity

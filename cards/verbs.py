@@ -15,3 +15,8 @@ class Verb(StrEnum):
     CASE_CLOSE = "case.close"
     CASE_REFRESH = "case.refresh"
     STAFF_FORM_SUBMIT = "staff_form.submit"
+    LIVE_QUIZ_JOIN = "live_quiz.join"
+    LIVE_QUIZ_BEGIN = "live_quiz.begin"
+    LIVE_QUIZ_ANSWER = "live_quiz.answer"
+    LIVE_QUIZ_NEXT = "live_quiz.next"
+    LIVE_QUIZ_END = "live_quiz.end"

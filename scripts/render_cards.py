@@ -28,14 +28,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cards.case_card import CaseCardView, case_card  # noqa: E402 - needs the repository on sys.path first
+from cards.choice_card import Choice, choice_card  # noqa: E402
 from cards.elements import Card  # noqa: E402
 from cards.menu_card import MenuEntry, menu_card  # noqa: E402
 from cards.quiz_card import question_card  # noqa: E402
+from cards.signpost_card import signpost_card  # noqa: E402
 from cards.staff_form_card import parse_staff_form, staff_form_card  # noqa: E402
 from content.common import DEFAULT_CONTENT_DIR  # noqa: E402
+from content.directory import Directory  # noqa: E402
 from content.indicators import Indicators  # noqa: E402
 from content.quiz_bank import QuestionBank, QuizValue  # noqa: E402
 from content.texts import Texts  # noqa: E402
+from dialogs.report_worry_dialog import EMERGENCY_ENTRIES, ReportWorryDialog  # noqa: E402
 from tests.card_validator import CARDCHECK_DIR, assert_valid_cards, ensure_node_modules  # noqa: E402
 
 RENDER_JS = CARDCHECK_DIR / "render.js"
@@ -137,7 +141,37 @@ def example_pages(texts: Texts, indicators: Indicators, bank: QuestionBank) -> l
             MenuEntry(label=texts.get("menu.entries.help"), command="help"),
         ],
     )
+    directory = Directory.load()
+    dialog = ReportWorryDialog(texts, directory)
+    yes_no = [Choice(texts.get("report.yes"), "yes"), Choice(texts.get("report.no"), "no")]
+    learner_start = choice_card(
+        texts.get("report.danger"), texts.get("report.danger_hint"), yes_no, preface=[texts.get("report.intro")]
+    )
+    learner_emergency = signpost_card(
+        texts.get("report.emergency_title"),
+        texts.get("report.emergency_intro"),
+        [directory.entry(e) for e in EMERGENCY_ENTRIES],
+    )
+    draft = {
+        "urgent": True,
+        "about": "learner",
+        "category": "radicalisation",
+        "description": "My friend keeps sending me videos from a group that says we should fight back.",
+        "when_where": "Since last week, on WhatsApp",
+        "contact_ok": True,
+        "contact_how": "Teams chat",
+        "name_shown": False,
+    }
+    learner_summary = choice_card(
+        texts.get("report.confirm"),
+        "",
+        [Choice(texts.get("report.confirm_send"), "send it"), Choice(texts.get("report.confirm_cancel"), "no")],
+        preface=dialog.summary(draft),
+    )
     return [
+        Page("learner-report-start", learner_start),
+        Page("learner-report-emergency", learner_emergency),
+        Page("learner-report-summary", learner_summary),
         Page("case-urgent-new", case_card(reported, texts)),
         Page("case-acknowledged", case_card(acknowledged, texts)),
         Page(
