@@ -27,16 +27,21 @@ from bot.reminders import Reminders
 from bot.report_intake import ReportIntake
 from bot.roles import StaticRoleDirectory
 from bot.safeguarding_channel import SafeguardingChannels
+from bot.safety_net import SafetyNet
+from bot.signposting import MyReports, OnlineSafety, Signposting
 from bot.sql_storage import SqlStorage
 from bot.staff_form import StaffForm
 from bot.teams_bot import TeamsBot
 from content.directory import Directory
 from content.indicators import Indicators
 from content.quiz_bank import QuestionBank
+from content.routing import Routing
 from content.texts import Texts
 from dialogs.flow import Flow
 from dialogs.quiz_dialog import QUIZ, QuizDialog
 from dialogs.report_worry_dialog import REPORT_WORRY, ReportWorryDialog
+from dialogs.router import Router
+from dialogs.triage import TRIAGE_FILE, Triage
 from storage.batch_writer import LogBatcher
 from storage.db import Database, describe, open_database, ping
 from storage.migrate import migrate
@@ -58,40 +63,88 @@ class Services:
 
 SERVICES = web.AppKey("services", Services)
 
-REPORT_WORDS = (
-    "report a worry",
-    "report a concern",
-    "raise a concern",
-    "i want to report something",
-    "i'm worried",
-    "im worried",
-    "i am worried",
-    "worried",
-    "make a report",
-)
+ONLINE_SAFETY = "online_safety"
+WHO_CAN_I_TALK_TO = "who_can_i_talk_to"
+MY_REPORTS = "my_reports"
 
 
-def quiz_flow(texts: Texts, bank: QuestionBank, recorder: QuizResultRecorder) -> Flow:
-    return Flow(
-        id=QUIZ,
-        dialog=QuizDialog(bank, texts),
-        menu_label=texts.get("quiz.menu"),
-        command="quiz",
-        words=("british values quiz", "british values", "quiz me", "take a quiz", "try another quiz"),
-        on_complete=recorder,
-    )
+def _topic_id(directory: Directory, text: str) -> str | None:
+    topic = directory.find_topic(text)
+    return topic.id if topic is not None else None
 
 
-def report_flow(texts: Texts, directory: Directory, intake: ReportIntake, staff_form: StaffForm) -> Flow:
-    return Flow(
-        id=REPORT_WORRY,
-        dialog=ReportWorryDialog(texts, directory, on_abandoned=intake.abandoned),
-        menu_label=texts.get("report.menu"),
-        command="report",
-        words=REPORT_WORDS,
-        on_complete=intake.completed,
-        start_override=staff_form.offer,
-    )
+def build_flows(
+    *,
+    texts: Texts,
+    routing: Routing,
+    directory: Directory,
+    bank: QuestionBank,
+    intake: ReportIntake,
+    staff_form: StaffForm,
+    quiz_recorder: QuizResultRecorder,
+    my_reports: MyReports,
+) -> list[Flow]:
+    """Every feature a person can start, in menu order. The words that start each come from routing.yaml."""
+
+    def words(flow_id: str) -> tuple[str, ...]:
+        entry = routing.flows.get(flow_id)
+        return entry.phrases if entry else ()
+
+    def patterns(flow_id: str) -> tuple[str, ...]:
+        entry = routing.flows.get(flow_id)
+        return entry.patterns if entry else ()
+
+    signposting = Signposting(directory, texts)
+    online = OnlineSafety(directory, texts)
+    return [
+        Flow(
+            id=REPORT_WORRY,
+            dialog=ReportWorryDialog(texts, directory, on_abandoned=intake.abandoned),
+            menu_label=texts.get("report.menu"),
+            command="report",
+            on_complete=intake.completed,
+            start_override=staff_form.offer,
+            words=words(REPORT_WORRY),
+            patterns=patterns(REPORT_WORRY),
+        ),
+        Flow(
+            id=ONLINE_SAFETY,
+            dialog=None,
+            menu_label=texts.get("online_safety.menu"),
+            command="online safety",
+            start_override=online.show,
+            words=words(ONLINE_SAFETY),
+            patterns=patterns(ONLINE_SAFETY),
+        ),
+        Flow(
+            id=QUIZ,
+            dialog=QuizDialog(bank, texts),
+            menu_label=texts.get("quiz.menu"),
+            command="quiz",
+            on_complete=quiz_recorder,
+            words=words(QUIZ),
+            patterns=patterns(QUIZ),
+        ),
+        Flow(
+            id=WHO_CAN_I_TALK_TO,
+            dialog=None,
+            menu_label=texts.get("signposting.menu"),
+            command="who can i talk to",
+            start_override=signposting.who_can_i_talk_to,
+            words=words(WHO_CAN_I_TALK_TO),
+            patterns=patterns(WHO_CAN_I_TALK_TO),
+        ),
+        Flow(
+            id=MY_REPORTS,
+            dialog=None,
+            menu_label=texts.get("my_reports.menu"),
+            command="my reports",
+            start_override=my_reports.show,
+            in_menu=False,
+            words=words(MY_REPORTS),
+            patterns=patterns(MY_REPORTS),
+        ),
+    ]
 
 
 def build_services(settings: Settings, database: Database) -> Services:
@@ -99,6 +152,8 @@ def build_services(settings: Settings, database: Database) -> Services:
     texts = Texts.load(settings.content_dir)
     bank = QuestionBank.load(settings.content_dir)
     directory = Directory.load(settings.content_dir)
+    triage = Triage.load(settings.content_dir / TRIAGE_FILE)
+    routing = Routing.load(settings.content_dir)
     indicators = Indicators.load(settings.content_dir)
     sessionmaker = database.sessions
     conversation_state = ConversationState(SqlStorage(sessionmaker, database.read_engine))
@@ -122,6 +177,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         roles=roles,
         notifier=notifier,
         poll_seconds=settings.delivery_poll_seconds,
+        lease_seconds=settings.delivery_lease_seconds,
     )
     intake = ReportIntake(database, texts, delivery)
     staff_form = StaffForm(roles=roles, texts=texts, indicators=indicators, intake=intake)
@@ -147,10 +203,18 @@ def build_services(settings: Settings, database: Database) -> Services:
         roles=roles,
         references=ReferenceRecorder(sessionmaker),
         people=people,
-        flows=[
-            report_flow(texts, directory, intake, staff_form),
-            quiz_flow(texts, bank, QuizResultRecorder(sessionmaker, bank)),
-        ],
+        flows=build_flows(
+            texts=texts,
+            routing=routing,
+            directory=directory,
+            bank=bank,
+            intake=intake,
+            staff_form=staff_form,
+            quiz_recorder=QuizResultRecorder(sessionmaker, bank),
+            my_reports=MyReports(database, texts),
+        ),
+        router=Router(topic_flow=ONLINE_SAFETY, find_topic=lambda text: _topic_id(directory, text)),
+        safety_net=SafetyNet(triage=triage, directory=directory, texts=texts, intake=intake),
         card_actions=card_actions,
         channels=SafeguardingChannels(database=database, roles=roles, texts=texts, delivery=delivery, people=people),
     )

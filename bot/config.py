@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     delivery_poll_seconds: float = Field(
         default=1.0, gt=0, validation_alias=AliasChoices("SAFESPACE_DELIVERY_POLL_SECONDS", "delivery_poll_seconds")
     )
+    delivery_lease_seconds: float = Field(
+        default=60.0, gt=0, validation_alias=AliasChoices("SAFESPACE_DELIVERY_LEASE_SECONDS", "delivery_lease_seconds")
+    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("SAFESPACE_LOG_LEVEL", "log_level"))
 
     _split = field_validator("dso_ids", "staff_ids", "trainer_ids", "director_ids", mode="before")(_split_ids)

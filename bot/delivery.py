@@ -53,6 +53,7 @@ class DeliveryWorker:
         roles: RoleDirectory,
         notifier: Notifier,
         poll_seconds: float = 1.0,
+        lease_seconds: float = 60.0,
         batch: int = 20,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
@@ -62,6 +63,9 @@ class DeliveryWorker:
         self._roles = roles
         self._notifier = notifier
         self._poll = poll_seconds
+        # How long a claimed message is left to the instance that claimed it. If that instance dies mid-send,
+        # another (or the restarted one) sends it once the lease runs out.
+        self._lease = lease_seconds
         self._batch = batch
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -99,7 +103,7 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim what is due and try each once. Returns how many were attempted."""
         async with self._db.sessions.begin() as session:
-            due = await outbox.claim_due(session=session, now=utcnow(), limit=self._batch)
+            due = await outbox.claim_due(session=session, now=utcnow(), limit=self._batch, lease_seconds=self._lease)
         for message in due:
             await self._attempt(message)
         return len(due)

@@ -70,7 +70,7 @@ class StaffForm:
     def register(self, router: CardActionRouter) -> None:
         router.register(Verb.STAFF_FORM_SUBMIT, self.submit)
 
-    async def offer(self, context: TurnContext, roles: frozenset[Role]) -> bool:
+    async def offer(self, context: TurnContext, roles: frozenset[Role], argument: str | None = None) -> bool:
         """Flow start override for Report a worry: staff get the form, learners the conversation."""
         if Role.STAFF not in roles:
             return False

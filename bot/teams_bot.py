@@ -21,6 +21,7 @@ from bot.conversation_refs import ReferenceRecorder
 from bot.people import People
 from bot.roles import RoleDirectory
 from bot.safeguarding_channel import SafeguardingChannels
+from bot.safety_net import SafetyNet
 from bot.teams_context import (
     CANCEL_HANDLED,
     aad_object_id,
@@ -69,6 +70,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         card_actions: CardActionRouter | None = None,
         channels: SafeguardingChannels | None = None,
         group_commands: Mapping[str, GroupCommand] | None = None,
+        router: Router | None = None,
+        safety_net: SafetyNet | None = None,
     ) -> None:
         super().__init__()
         texts.require(*REQUIRED_TEXTS)
@@ -79,16 +82,18 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         self._card_actions = card_actions or CardActionRouter()
         self._people = people
         self._channels = channels
+        self._safety_net = safety_net
         # Commands for group chats and channels, matched on the start of the (mention-stripped) text.
         self._group_commands = {normalise(k): v for k, v in (group_commands or {}).items()}
         self._flows = {flow.id: flow for flow in flows}
         self._dialogs = DialogSet(conversation_state.create_property("DialogState"))
-        self._router = Router()
+        self._router = router or Router()
         for flow in flows:
-            self._dialogs.add(flow.dialog)
+            if flow.dialog is not None:
+                self._dialogs.add(flow.dialog)
             for extra in flow.extra_dialogs:
                 self._dialogs.add(extra)
-            self._router.register_flow(flow.id, [flow.command, *flow.words])
+            self._router.register_flow(flow.id, [flow.command, *flow.words], flow.patterns)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         self._people.saw(turn_context.activity.from_property)
@@ -104,6 +109,9 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         if not addressed_to_bot(activity):
             return
         text = typed_text(activity)
+        if self._safety_net is not None and text:
+            # Before anything else, whatever dialog the person is in: danger gets an answer first.
+            await self._safety_net.check(turn_context, text)
         dialog_context = await self._dialogs.create_context(turn_context)
         routed = self._router.route(text)
 
@@ -141,8 +149,11 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             flow = self._flows[routed.flow_id]
             roles = await self._roles.roles_of(aad_object_id(activity))
             if conversation_type(activity) in flow.scopes and flow.allowed_for(roles):
-                if flow.start_override is None or not await flow.start_override(turn_context, roles):
-                    await dialog_context.begin_dialog(flow.id)
+                handled = flow.start_override is not None and await flow.start_override(
+                    turn_context, roles, routed.argument
+                )
+                if not handled and flow.dialog is not None:
+                    await dialog_context.begin_dialog(flow.id, {"argument": routed.argument})
                 return
         if routed.intent is not Intent.GREETING:
             await turn_context.send_activity(self._texts.get("fallback.unknown"))

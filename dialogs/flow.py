@@ -17,7 +17,7 @@ class Flow:
     # Dialog ids are persisted in conversation state: they are explicit strings, never class names, so a
     # rename cannot strand a conversation mid-flow.
     id: str
-    dialog: Dialog
+    dialog: Dialog | None  # None: a one-turn feature, answered entirely by `start_override`
     menu_label: str
     command: str
     words: tuple[str, ...] = ()
@@ -27,8 +27,10 @@ class Flow:
     extra_dialogs: tuple[Dialog, ...] = field(default=())
     # Called with the dialog's result when it ends normally: the parent persists, dialogs never touch storage.
     on_complete: Callable[[TurnContext, Any], Awaitable[None]] | None = None
-    # Runs instead of the dialog when it returns True: e.g. staff get the concern form, not the conversation.
-    start_override: Callable[[TurnContext, frozenset[Role]], Awaitable[bool]] | None = None
+    # Runs first, with the roles and any argument from the router ("who can I talk to about bullying"); when it
+    # returns True it has answered and the dialog does not start (staff get the concern form, for one).
+    start_override: Callable[[TurnContext, frozenset[Role], str | None], Awaitable[bool]] | None = None
+    patterns: tuple[str, ...] = ()
 
     def allowed_for(self, roles: frozenset[Role]) -> bool:
         return self.roles is None or bool(self.roles & roles)

@@ -187,7 +187,12 @@ class ReportWorryDialog(ComponentDialog):  # type: ignore[misc]
     # Steps ----------------------------------------------------------------------------------------------
 
     async def danger_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        self._draft(step).update(urgent=False)
+        draft = self._draft(step)
+        draft.update(urgent=False)
+        argument = (step.options or {}).get("argument") if isinstance(step.options, dict) else None
+        if argument:
+            # "Talk to someone about this" from an online-safety topic, or "report about bullying".
+            draft["preset_category"] = parse_category(argument) or "online_safety"
         return await step.prompt(
             _YES_NO,
             self._yes_no(
@@ -208,7 +213,10 @@ class ReportWorryDialog(ComponentDialog):  # type: ignore[misc]
         )
 
     async def category_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        self._draft(step)["about"] = parse_about(step.result)
+        draft = self._draft(step)
+        draft["about"] = parse_about(step.result)
+        if draft.get("preset_category"):
+            return await step.next(draft["preset_category"])
         choices = [Choice(self._t(f"categories.{key}"), self._t(f"categories.{key}")) for key in CATEGORIES]
         return await step.prompt(_CATEGORY, self._choices(self._t("category"), choices, self._t("category_retry")))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -21,6 +22,7 @@ class Intent(StrEnum):
 class Routed:
     intent: Intent
     flow_id: str | None = None
+    argument: str | None = None  # e.g. the topic in "who can I talk to about bullying"
 
 
 _HELP = {"help", "help me", "what can you do", "what do you do", "?", "commands"}
@@ -34,18 +36,25 @@ def normalise(text: str) -> str:
     """Lower case, no surrounding punctuation, single spaces: how people type on a phone."""
     lowered = text.strip().lower().replace("\u2019", "'")
     lowered = re.sub(r"\s+", " ", lowered)
-    return lowered.strip(" .!,;:")
+    return lowered.strip(" .!?,;:")
+
+
+TopicFinder = Callable[[str], str | None]
 
 
 class Router:
-    """Exact commands first; each feature registers the words that start it."""
+    """Exact commands first, then each feature's phrases, then its patterns, then online-safety topics."""
 
-    def __init__(self) -> None:
+    def __init__(self, topic_flow: str | None = None, find_topic: TopicFinder | None = None) -> None:
         self._flow_words: dict[str, str] = {}
+        self._patterns: list[tuple[re.Pattern[str], str]] = []
+        self._topic_flow = topic_flow
+        self._find_topic = find_topic
 
-    def register_flow(self, flow_id: str, words: list[str]) -> None:
+    def register_flow(self, flow_id: str, words: Iterable[str], patterns: Iterable[str] = ()) -> None:
         for word in words:
             self._flow_words[normalise(word)] = flow_id
+        self._patterns.extend((re.compile(pattern), flow_id) for pattern in patterns)
 
     def route(self, text: str) -> Routed:
         said = normalise(text)
@@ -61,4 +70,11 @@ class Router:
             return Routed(Intent.FLOW, self._flow_words[said])
         if said in _GREETING or not said:
             return Routed(Intent.GREETING)
+        for pattern, flow_id in self._patterns:
+            match = pattern.search(said)
+            if match:
+                argument = match.groupdict().get("arg")
+                return Routed(Intent.FLOW, flow_id, argument.strip() if argument else None)
+        if self._topic_flow and self._find_topic and (topic := self._find_topic(said)):
+            return Routed(Intent.FLOW, self._topic_flow, topic)
         return Routed(Intent.UNKNOWN)

@@ -23,6 +23,8 @@ def _env(database_url: str, cast: Cast) -> dict[str, str]:
         "MicrosoftAppId": "",
         "SAFESPACE_LOG_LEVEL": "WARNING",
         "SAFESPACE_DELIVERY_POLL_SECONDS": "0.1",
+        # A crash mid-send leaves the message leased to the dead process until this runs out.
+        "SAFESPACE_DELIVERY_LEASE_SECONDS": "3",
         "SAFESPACE_DSO_IDS": f"{cast.dso.aad_object_id},{cast.deputy.aad_object_id}",
         "SAFESPACE_DIRECTOR_IDS": cast.director.aad_object_id,
     }

@@ -19,7 +19,7 @@ async def test_personal_install_welcomes_says_who_reads_and_shows_the_menu(rig: 
     assert "kept in Qualitrain's records" in welcome.text
     assert "can't promise to keep secrets" in welcome.text
     assert "999" in welcome.text
-    assert _menu_commands(menu.cards[0]) == ["report", "quiz", "help"]
+    assert _menu_commands(menu.cards[0]) == ["report", "online safety", "quiz", "who can i talk to", "help"]
     assert_valid_cards(*menu.cards)
 
 
@@ -92,7 +92,7 @@ async def test_cancel_with_nothing_to_cancel(rig: Rig) -> None:
 
 async def test_unknown_text_gets_a_kind_answer_and_the_menu(rig: Rig) -> None:
     chat = rig.personal(rig.cast.learner)
-    await chat.say("what's the wifi password")
+    await chat.say("what time does the canteen open")
     sorry, menu = await chat.replies(2)
     assert sorry.text.startswith("Sorry, I didn't understand that.")
     assert menu.cards
