@@ -7,16 +7,14 @@ a crash or a restart leaves the message in the outbox; this worker (on any insta
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from botbuilder.core import MessageFactory
 from botbuilder.schema import Activity
 
+from bot.background import Periodic
 from bot.case_cards import CaseCards
 from bot.notifier import Alert, Notifier
 from bot.proactive import DeliveryError, Messenger, activity_from_payload, reference_for, reference_from_json
@@ -55,50 +53,29 @@ class DeliveryWorker:
         poll_seconds: float = 1.0,
         lease_seconds: float = 60.0,
         batch: int = 20,
-        sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
         self._db = database
         self._messenger = messenger
         self._cards = cards
         self._roles = roles
         self._notifier = notifier
-        self._poll = poll_seconds
         # How long a claimed message is left to the instance that claimed it. If that instance dies mid-send,
         # another (or the restarted one) sends it once the lease runs out.
         self._lease = lease_seconds
         self._batch = batch
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("outbox-delivery", self.run_once, poll_seconds)
 
     # Running ---------------------------------------------------------------------------------------------
 
     def wake(self) -> None:
         """Something was just enqueued: look now rather than at the next poll."""
-        self._wake.set()
+        self._loop.wake()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbox-delivery")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                delivered = await self.run_once()
-            except Exception:
-                log.exception("delivery pass failed; will try again")
-                delivered = 0
-            if delivered:
-                continue  # there may be more waiting
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+        await self._loop.stop()
 
     async def run_once(self) -> int:
         """Claim what is due and try each once. Returns how many were attempted."""

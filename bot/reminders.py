@@ -6,8 +6,6 @@ another instance) carries on where the last check left off.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 from botbuilder.core import MessageFactory
 from botbuilder.schema import ChannelAccount, Mention
 
+from bot.background import Periodic
 from bot.case_cards import waited
 from bot.delivery import DIRECT, THREAD_REPLY, DeliveryWorker, case_card_key, direct_text
 from bot.notifier import Alert, Notifier
@@ -51,27 +50,18 @@ class Reminders:
         self._people = people
         self._ack = ack_minutes
         self._urgent_ack = urgent_ack_minutes
-        self._every = check_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("case-reminders", self._pass, check_seconds)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="case-reminders")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("reminder check failed; will try again")
-            await asyncio.sleep(self._every)
+    async def _pass(self) -> int:
+        # Always wait the full interval: a case whose change lost a race stays due, and must not spin the loop.
+        await self.run_once()
+        return 0
 
     async def run_once(self) -> int:
         now = utcnow()

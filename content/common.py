@@ -78,6 +78,18 @@ def _line_of(raw: Any, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def content_error(path: Path, loc: tuple[int | str, ...], message: str, *, raw: Any = None) -> ContentError:
+    """A ContentError naming the file, the line and the field at `loc`, for checks beyond a model's own.
+
+    Without `raw` the file is parsed again: only on this error path, to recover the line the validated model
+    no longer has.
+    """
+    line = _line_of(read_yaml(path) if raw is None else raw, loc)
+    where = f"{path}:{line}" if line is not None else str(path)
+    field = ".".join(str(part) for part in loc) or "(top level)"
+    return ContentError(f"{where}: field '{field}': {message}")
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file with line annotations kept (use `load_model` unless you need the raw data)."""
     try:

@@ -28,12 +28,10 @@ from pydantic import (
 
 from content.common import (
     DEFAULT_CONTENT_DIR,
-    ContentError,
     Source,
     StrictModel,
-    _line_of,
+    content_error,
     load_model,
-    read_yaml,
 )
 
 SIGNPOSTING_FILE = "signposting.yaml"
@@ -230,14 +228,6 @@ class _TriageRoutes(_LenientModel):
     categories: dict[Id, _Route] = Field(min_length=1)
 
 
-def _fail(path: Path, loc: tuple[int | str, ...], message: str) -> ContentError:
-    # Parsed again only on this error path, to recover the line that the validated model no longer has.
-    line = _line_of(read_yaml(path), loc)
-    where = f"{path}:{line}" if line is not None else str(path)
-    field = ".".join(str(part) for part in loc) or "(top level)"
-    return ContentError(f"{where}: field '{field}': {message}")
-
-
 class Directory:
     """Signposting entries, online-safety topics and emergency routes. Build it with `Directory.load`."""
 
@@ -368,20 +358,24 @@ def _check_signposting(path: Path, data: SignpostingFile) -> None:
     seen: set[str] = set()
     for i, entry in enumerate(data.entries):
         if entry.id in seen:
-            raise _fail(path, ("entries", i, "id"), f"duplicate id {entry.id}")
+            raise content_error(path, ("entries", i, "id"), f"duplicate id {entry.id}")
         seen.add(entry.id)
         for j, key in enumerate(entry.sources):
             if key not in data.sources:
-                raise _fail(path, ("entries", i, "sources", j), f"unknown source {key}: list it under 'sources:'")
+                raise content_error(
+                    path, ("entries", i, "sources", j), f"unknown source {key}: list it under 'sources:'"
+                )
     emergency = [(i, e) for i, e in enumerate(data.entries) if "emergency" in e.topics]
     if not emergency:
-        raise _fail(path, ("entries",), "no entry has the 'emergency' topic: 999 must be in the directory")
+        raise content_error(path, ("entries",), "no entry has the 'emergency' topic: 999 must be in the directory")
     others = [e.priority for e in data.entries if "emergency" not in e.topics]
     for i, entry in emergency:
         if entry.audience != "both":
-            raise _fail(path, ("entries", i, "audience"), "an emergency entry must be shown to everyone ('both')")
+            raise content_error(
+                path, ("entries", i, "audience"), "an emergency entry must be shown to everyone ('both')"
+            )
         if others and entry.priority >= min(others):
-            raise _fail(
+            raise content_error(
                 path,
                 ("entries", i, "priority"),
                 f"is {entry.priority} but must be below every other entry's ({min(others)}): 999 sorts first",
@@ -398,24 +392,28 @@ def _check_online_safety(
         other = signposting_sources.get(key)
         # S-keys are shared across the brief, so one key must mean one page in every file.
         if other is not None and other != source:
-            raise _fail(path, ("sources", key), f"{key} differs from its entry in {SIGNPOSTING_FILE}")
+            raise content_error(path, ("sources", key), f"{key} differs from its entry in {SIGNPOSTING_FILE}")
     seen: set[str] = set()
     for i, topic in enumerate(data.topics):
         if topic.id in seen:
-            raise _fail(path, ("topics", i, "id"), f"duplicate id {topic.id}")
+            raise content_error(path, ("topics", i, "id"), f"duplicate id {topic.id}")
         seen.add(topic.id)
         for j, key in enumerate(topic.sources):
             if key not in data.sources:
-                raise _fail(path, ("topics", i, "sources", j), f"unknown source {key}: list it under 'sources:'")
+                raise content_error(
+                    path, ("topics", i, "sources", j), f"unknown source {key}: list it under 'sources:'"
+                )
         for j, entry_id in enumerate(topic.related):
             if entry_id not in entries:
-                raise _fail(
+                raise content_error(
                     path,
                     ("topics", i, "related", j),
                     f"unknown signposting id {entry_id} in {SIGNPOSTING_FILE}",
                 )
             if entries[entry_id].audience == "staff":
-                raise _fail(path, ("topics", i, "related", j), f"{entry_id} is staff-only; topics are for learners")
+                raise content_error(
+                    path, ("topics", i, "related", j), f"{entry_id} is staff-only; topics are for learners"
+                )
 
 
 def _check_routes(path: Path, data: _TriageRoutes, entries: Mapping[str, Entry]) -> None:
@@ -423,9 +421,9 @@ def _check_routes(path: Path, data: _TriageRoutes, entries: Mapping[str, Entry])
         for j, entry_id in enumerate(route.emergency_entry_ids):
             loc: tuple[int | str, ...] = ("categories", name, "emergency_entry_ids", j)
             if entry_id not in entries:
-                raise _fail(path, loc, f"unknown signposting id {entry_id} in {SIGNPOSTING_FILE}")
+                raise content_error(path, loc, f"unknown signposting id {entry_id} in {SIGNPOSTING_FILE}")
             if entries[entry_id].audience == "staff":
-                raise _fail(path, loc, f"{entry_id} is staff-only but is shown to learners")
+                raise content_error(path, loc, f"{entry_id} is staff-only but is shown to learners")
 
 
 # --- readability ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from content.common import DEFAULT_CONTENT_DIR, ContentError, Source, StrictModel, _line_of, load_model, read_yaml
+from content.common import DEFAULT_CONTENT_DIR, Source, StrictModel, content_error, load_model
 
 INDICATORS_FILE = "indicators.yaml"
 
@@ -57,27 +57,19 @@ class IndicatorsFile(StrictModel):
     escalation: Escalation
 
 
-def _fail(path: Path, loc: tuple[int | str, ...], message: str) -> ContentError:
-    # Parsed again only on this error path, to recover the line that the validated model no longer has.
-    line = _line_of(read_yaml(path), loc)
-    where = f"{path}:{line}" if line is not None else str(path)
-    field = ".".join(str(part) for part in loc) or "(top level)"
-    return ContentError(f"{where}: field '{field}': {message}")
-
-
 def _check(path: Path, data: IndicatorsFile) -> None:
     """Checks across entries, which pydantic cannot place on a line by itself."""
     seen: dict[str, str] = {}
 
     def claim(key: str, where: str, loc: tuple[int | str, ...]) -> None:
         if key in seen:
-            raise _fail(path, loc, f"duplicate key {key} (already used by {seen[key]})")
+            raise content_error(path, loc, f"duplicate key {key} (already used by {seen[key]})")
         seen[key] = where
 
     def check_sources(sources: tuple[str, ...], loc: tuple[int | str, ...]) -> None:
         for j, source in enumerate(sources):
             if source not in data.sources:
-                raise _fail(path, (*loc, j), f"unknown source {source}: list it under 'sources:'")
+                raise content_error(path, (*loc, j), f"unknown source {source}: list it under 'sources:'")
 
     for i, group in enumerate(data.groups):
         claim(group.key, f"group {i + 1}", ("groups", i, "key"))

@@ -20,10 +20,9 @@ from pydantic import AfterValidator, Field, Strict, StringConstraints, Validatio
 
 from content.common import (
     DEFAULT_CONTENT_DIR,
-    ContentError,
     Source,
     StrictModel,
-    _line_of,
+    content_error,
     load_model,
     read_yaml,
 )
@@ -226,13 +225,6 @@ def _spread(count: int, available: Mapping[QuizValue, int], rng: random.Random) 
     return quotas
 
 
-def _fail(path: Path, raw: Any, loc: tuple[int | str, ...], message: str) -> ContentError:
-    line = _line_of(raw, loc)
-    where = f"{path}:{line}" if line is not None else str(path)
-    field = ".".join(str(part) for part in loc) or "(top level)"
-    return ContentError(f"{where}: field '{field}': {message}")
-
-
 def _check_file(
     path: Path,
     raw: Any,
@@ -243,41 +235,41 @@ def _check_file(
 ) -> None:
     """Checks that need more than one question or more than one file, so pydantic cannot place them."""
     if quiz.value != expected:
-        raise _fail(path, raw, ("value",), f"is {quiz.value.value!r} but this is the {expected.value} file")
+        raise content_error(path, ("value",), f"is {quiz.value.value!r} but this is the {expected.value} file", raw=raw)
     for key, source in quiz.sources.items():
         url = str(source.url)
         earlier = url_of_source.setdefault(key, (url, path))
         # S-keys are shared across the whole brief, so one key must not point at two different pages.
         if earlier[0] != url:
-            raise _fail(path, raw, ("sources", key, "url"), f"{key} is {earlier[0]} in {earlier[1].name}")
+            raise content_error(path, ("sources", key, "url"), f"{key} is {earlier[0]} in {earlier[1].name}", raw=raw)
     for i, question in enumerate(quiz.questions):
         if question.id in id_seen_in:
             other = id_seen_in[question.id]
             where = "earlier in this file" if other == path else f"also in {other.name}"
-            raise _fail(path, raw, ("questions", i, "id"), f"duplicate id {question.id} ({where})")
+            raise content_error(path, ("questions", i, "id"), f"duplicate id {question.id} ({where})", raw=raw)
         id_seen_in[question.id] = path
         if question.value != expected:
-            raise _fail(
+            raise content_error(
                 path,
-                raw,
                 ("questions", i, "id"),
                 f"{question.id} starts with {question.id[0]}, which is for {question.value.value} questions",
+                raw=raw,
             )
         for j, key in enumerate(question.sources):
             if key not in quiz.sources:
-                raise _fail(
+                raise content_error(
                     path,
-                    raw,
                     ("questions", i, "sources", j),
                     f"unknown source {key}: list it under 'sources:'",
+                    raw=raw,
                 )
     active = sum(1 for q in quiz.questions if not q.retired)
     if active < MIN_ACTIVE_PER_VALUE:
-        raise _fail(
+        raise content_error(
             path,
-            raw,
             ("questions",),
             f"only {active} active questions, need {MIN_ACTIVE_PER_VALUE} (add one before retiring one)",
+            raw=raw,
         )
 
 

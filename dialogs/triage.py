@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StringConstraints
 
-from content.common import DEFAULT_CONTENT_DIR, ContentError, StrictModel, _line_of, load_model, read_yaml
+from content.common import DEFAULT_CONTENT_DIR, StrictModel, content_error, load_model
 
 TRIAGE_FILE = "triage.yaml"
 DEFAULT_TRIAGE_PATH = DEFAULT_CONTENT_DIR / TRIAGE_FILE
@@ -570,7 +570,7 @@ class Triage:
             try:
                 compiler.compile(f"@{name}")
             except TemplateError as exc:
-                raise _fail(path, exc.loc or ("lexicon", name), str(exc)) from exc
+                raise content_error(path, exc.loc or ("lexicon", name), str(exc)) from exc
         self._combinations = tuple(
             _Combination(c.id, frozenset(c.all_of), c.category, _SEVERITY[c.severity]) for c in config.combinations
         )
@@ -599,9 +599,9 @@ class Triage:
             compiled = compiler.compile(template)
             regex = re.compile(f"(?<![^ ])(?:{compiled.regex})(?![^ ])")
         except TemplateError as exc:
-            raise _fail(path, exc.loc or loc, str(exc)) from exc
+            raise content_error(path, exc.loc or loc, str(exc)) from exc
         except re.error as exc:
-            raise _fail(path, loc, str(exc)) from exc
+            raise content_error(path, loc, str(exc)) from exc
         required = tuple(t for t in compiled.required if t is not None)
         return _Rule(rule_id, category, severity, frozenset(tags), regex, required, compiled.best, negatable)
 
@@ -679,14 +679,6 @@ def _blank(match: re.Match[str]) -> str:
     return " ".join(["_"] * len(match.group(0).split()))
 
 
-def _fail(path: Path, loc: tuple[int | str, ...], message: str) -> ContentError:
-    # Parsed again only on this error path, to recover the line that the validated model no longer has.
-    line = _line_of(read_yaml(path), loc)
-    where = f"{path}:{line}" if line is not None else str(path)
-    field = ".".join(str(part) for part in loc)
-    return ContentError(f"{where}: field '{field}': {message}")
-
-
 def _check(path: Path, config: TriageConfig, vocabulary: set[str]) -> None:
     """Cross-references pydantic cannot see: ids, categories, tags and fuzzy targets."""
     seen: set[str] = set()
@@ -697,17 +689,21 @@ def _check(path: Path, config: TriageConfig, vocabulary: set[str]) -> None:
     rules += [(("combinations", i, "id"), c.id) for i, c in enumerate(config.combinations)]
     for loc, rule_id in rules:
         if rule_id in seen:
-            raise _fail(path, loc, f"duplicate id {rule_id}")
+            raise content_error(path, loc, f"duplicate id {rule_id}")
         seen.add(rule_id)
     tags: set[str] = set()
     for i, p in enumerate(config.patterns):
         if p.severity == "signal":
             if p.category is not None:
-                raise _fail(path, ("patterns", i, "category"), "a signal has no category: combinations give it one")
+                raise content_error(
+                    path, ("patterns", i, "category"), "a signal has no category: combinations give it one"
+                )
             if not p.tags:
-                raise _fail(path, ("patterns", i, "tags"), "a signal needs at least one tag, or it does nothing")
+                raise content_error(
+                    path, ("patterns", i, "tags"), "a signal needs at least one tag, or it does nothing"
+                )
         elif p.category not in config.categories:
-            raise _fail(
+            raise content_error(
                 path,
                 ("patterns", i, "category"),
                 f"unknown category {p.category!r}: list it under 'categories:'",
@@ -715,11 +711,13 @@ def _check(path: Path, config: TriageConfig, vocabulary: set[str]) -> None:
         tags.update(p.tags)
     for i, c in enumerate(config.combinations):
         if c.category not in config.categories:
-            raise _fail(path, ("combinations", i, "category"), f"unknown category {c.category!r}")
+            raise content_error(path, ("combinations", i, "category"), f"unknown category {c.category!r}")
         for j, tag in enumerate(c.all_of):
             if tag not in tags:
-                raise _fail(path, ("combinations", i, "all_of", j), f"no pattern sets tag {tag!r}")
+                raise content_error(path, ("combinations", i, "all_of", j), f"no pattern sets tag {tag!r}")
     for j, word in enumerate(config.normalise.fuzzy.words):
         # Correcting towards a word no pattern uses would change text for nothing.
         if word not in vocabulary:
-            raise _fail(path, ("normalise", "fuzzy", "words", j), f"{word!r} is not a word in any pattern or group")
+            raise content_error(
+                path, ("normalise", "fuzzy", "words", j), f"{word!r} is not a word in any pattern or group"
+            )
