@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import cases
 from storage.cases import clean_text
@@ -24,19 +23,6 @@ T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 LEARNER = "AAAAAAAA-1111-2222-3333-444444444444"
 DSO = "dddddddd-1111-2222-3333-444444444444"
 DEPUTY = "eeeeeeee-1111-2222-3333-444444444444"
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    made = create_engine(database_url)
-    await migrate(made)
-    yield made
-    await made.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
 
 
 def report(**overrides: Any) -> CaseCreate:

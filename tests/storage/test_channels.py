@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from storage import channels
-from storage.db import create_engine, create_sessionmaker
-from storage.migrate import migrate
 from storage.models import SafeguardingChannel
 
 TEAM = "19:team-safeguarding@thread.tacv2"
 CASES = "19:cases@thread.tacv2"
 OTHER = "19:other@thread.tacv2"
 SERVICE = "https://smba.trafficmanager.net/emea/"
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    made = create_engine(database_url)
-    await migrate(made)
-    yield made
-    await made.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
 
 
 async def register(
