@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot import __version__
 from bot.config import InsecureHostError, Settings, check_startup_safety
+from bot.package import add_package_parser, package_command
 from content.common import ContentError
 from storage.db import DatabaseUrlError, create_engine, describe
 from storage.migrate import migrate
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="serve the bot (the default)")
     commands.add_parser("migrate", help="apply database migrations and exit")
+    add_package_parser(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -66,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             return _migrate(settings)
+        if args.command == "package":
+            return package_command(settings, args.out)
         return _serve(settings)
     except (InsecureHostError, ContentError, DatabaseUrlError) as exc:
         print(f"safespace: {exc}", file=sys.stderr)

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(
         default=60.0, gt=0, validation_alias=AliasChoices("SAFESPACE_DELIVERY_LEASE_SECONDS", "delivery_lease_seconds")
     )
+    # Filled into the Teams app package by `python -m bot package` (bot/package.py).
+    public_hostname: str = Field(
+        default="", validation_alias=AliasChoices("SAFESPACE_PUBLIC_HOSTNAME", "public_hostname")
+    )
+    website_url: str = Field(default="", validation_alias=AliasChoices("SAFESPACE_WEBSITE_URL", "website_url"))
+    privacy_url: str = Field(default="", validation_alias=AliasChoices("SAFESPACE_PRIVACY_URL", "privacy_url"))
+    terms_url: str = Field(default="", validation_alias=AliasChoices("SAFESPACE_TERMS_URL", "terms_url"))
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("SAFESPACE_LOG_LEVEL", "log_level"))
 
     _split = field_validator("dso_ids", "staff_ids", "trainer_ids", "director_ids", mode="before")(_split_ids)
