@@ -19,6 +19,7 @@ from bot.conversation_log import ConversationLogMiddleware
 from bot.conversation_refs import ReferenceRecorder
 from bot.delivery import DeliveryWorker
 from bot.http import messages_handler
+from bot.live_quiz import LiveQuizService
 from bot.notifier import LogNotifier
 from bot.people import People
 from bot.proactive import Messenger
@@ -59,6 +60,7 @@ class Services:
     delivery: DeliveryWorker
     reminders: Reminders
     notifier: LogNotifier
+    live_quiz: LiveQuizService
 
 
 SERVICES = web.AppKey("services", Services)
@@ -169,10 +171,11 @@ def build_services(settings: Settings, database: Database) -> Services:
     log_writer = LogBatcher(sessionmaker)
     adapter.use(ConversationLogMiddleware(log_writer))
 
+    messenger = Messenger(adapter, settings.app_id)
     case_cards = CaseCards(texts, settings.dso_ids, people, indicators)
     delivery = DeliveryWorker(
         database=database,
-        messenger=Messenger(adapter, settings.app_id),
+        messenger=messenger,
         cards=case_cards,
         roles=roles,
         notifier=notifier,
@@ -186,6 +189,10 @@ def build_services(settings: Settings, database: Database) -> Services:
         database=database, roles=roles, texts=texts, cards=case_cards, delivery=delivery, people=people
     ).register(card_actions)
     staff_form.register(card_actions)
+    live_quiz = LiveQuizService(
+        database=database, roles=roles, texts=texts, bank=bank, messenger=messenger, delivery=delivery, people=people
+    )
+    live_quiz.register(card_actions)
     reminders = Reminders(
         database=database,
         roles=roles,
@@ -216,6 +223,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         router=Router(topic_flow=ONLINE_SAFETY, find_topic=lambda text: _topic_id(directory, text)),
         safety_net=SafetyNet(triage=triage, directory=directory, texts=texts, intake=intake),
         card_actions=card_actions,
+        group_commands={"start quiz": live_quiz.start},
         channels=SafeguardingChannels(database=database, roles=roles, texts=texts, delivery=delivery, people=people),
     )
     return Services(
@@ -227,6 +235,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         delivery=delivery,
         reminders=reminders,
         notifier=notifier,
+        live_quiz=live_quiz,
     )
 
 
@@ -251,7 +260,9 @@ def create_app(settings: Settings) -> web.Application:
         # Started only once the schema is there; anything left in the outbox by a crash is sent now.
         services.delivery.start()
         services.reminders.start()
+        services.live_quiz.start_background()
         yield
+        await services.live_quiz.stop()
         await services.reminders.stop()
         await services.delivery.stop()
         await services.log_writer.close()
