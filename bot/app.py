@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,15 +19,19 @@ from bot.config import Settings
 from bot.conversation_log import ConversationLogMiddleware
 from bot.conversation_refs import ReferenceRecorder
 from bot.delivery import DeliveryWorker
+from bot.graph import Graph, graph_config
+from bot.graph_mail import GraphMailNotifier
+from bot.graph_people import GraphPeople
+from bot.graph_roles import GraphRoleDirectory
 from bot.http import messages_handler
 from bot.live_quiz import LiveQuizService
-from bot.notifier import LogNotifier
+from bot.notifier import LogNotifier, Notifier
 from bot.people import People
 from bot.proactive import Messenger
 from bot.quiz_results import QuizResultRecorder
 from bot.reminders import Reminders
 from bot.report_intake import ReportIntake
-from bot.roles import StaticRoleDirectory
+from bot.roles import Role, RoleDirectory, StaticRoleDirectory
 from bot.safeguarding_channel import SafeguardingChannels
 from bot.safety_net import SafetyNet
 from bot.signposting import MyReports, OnlineSafety, Signposting
@@ -59,8 +64,12 @@ class Services:
     bot: TeamsBot
     delivery: DeliveryWorker
     reminders: Reminders
-    notifier: LogNotifier
+    notifier: LogNotifier  # the log, always; alert e-mail escalates to it
     live_quiz: LiveQuizService
+    graph: Graph | None = None
+    graph_roles: GraphRoleDirectory | None = None
+    graph_people: GraphPeople | None = None
+    alert_mail: GraphMailNotifier | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -159,14 +168,45 @@ def build_services(settings: Settings, database: Database) -> Services:
     indicators = Indicators.load(settings.content_dir)
     sessionmaker = database.sessions
     conversation_state = ConversationState(SqlStorage(sessionmaker, database.read_engine))
-    roles = StaticRoleDirectory(
+    static_roles = StaticRoleDirectory(
         dso_ids=settings.dso_ids,
         director_ids=settings.director_ids,
         staff_ids=settings.staff_ids,
         trainer_ids=settings.trainer_ids,
     )
+    config = graph_config(settings)
+    graph = Graph(config) if config is not None else None
+    groups = {
+        Role.DSO: settings.dso_group_id,
+        Role.DIRECTOR: settings.director_group_id,
+        Role.STAFF: settings.staff_group_id,
+        Role.TRAINER: settings.trainer_group_id,
+    }
+    roles: RoleDirectory = static_roles
+    graph_roles = None
+    if graph is not None and any(groups.values()):
+        graph_roles = GraphRoleDirectory(
+            graph, groups=groups, fallback=static_roles, ttl_seconds=settings.role_cache_seconds
+        )
+        roles = graph_roles
+    elif any(groups.values()):
+        log.warning("Entra group ids are set but Microsoft Graph is not configured: roles come from the ID lists")
     people = People()
-    notifier = LogNotifier()
+    graph_people = GraphPeople(graph, people) if graph is not None else None
+    log_notifier = LogNotifier()
+    notifier: Notifier = log_notifier
+    alert_mail = None
+    if graph is not None and settings.alert_mailbox and settings.alert_recipients:
+        alert_mail = GraphMailNotifier(
+            graph=graph,
+            database=database,
+            mailbox=settings.alert_mailbox,
+            recipients=sorted(settings.alert_recipients),
+            escalate_to=log_notifier,
+        )
+        notifier = alert_mail
+    elif settings.alert_mailbox:
+        log.warning("SAFESPACE_ALERT_MAILBOX is set without Graph or SAFESPACE_ALERT_RECIPIENTS: alerts go to the log")
     adapter = SafeSpaceAdapter(settings, texts, conversation_state)
     log_writer = LogBatcher(sessionmaker)
     adapter.use(ConversationLogMiddleware(log_writer))
@@ -234,8 +274,12 @@ def build_services(settings: Settings, database: Database) -> Services:
         bot=bot,
         delivery=delivery,
         reminders=reminders,
-        notifier=notifier,
+        notifier=log_notifier,
         live_quiz=live_quiz,
+        graph=graph,
+        graph_roles=graph_roles,
+        graph_people=graph_people,
+        alert_mail=alert_mail,
     )
 
 
@@ -245,6 +289,16 @@ async def healthz(request: web.Request) -> web.Response:
     if await ping(services.database.engine):
         return web.json_response({"status": "ok", "database": database, "version": __version__})
     return web.json_response({"status": "unavailable", "database": database, "version": __version__}, status=503)
+
+
+async def warm_graph(services: Services) -> None:
+    """Roles and the safeguarding team's names from Graph before the first turn needs them; failures only log."""
+    if services.graph_roles is None:
+        return
+    await services.graph_roles.refresh()
+    if services.graph_people is not None:
+        team = await services.graph_roles.members(Role.DSO) | await services.graph_roles.members(Role.DIRECTOR)
+        await services.graph_people.warm(team)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -261,10 +315,18 @@ def create_app(settings: Settings) -> web.Application:
         services.delivery.start()
         services.reminders.start()
         services.live_quiz.start_background()
+        if services.alert_mail is not None:
+            services.alert_mail.start()
+        warming = asyncio.create_task(warm_graph(services), name="graph-warm-up")
         yield
+        warming.cancel()
         await services.live_quiz.stop()
         await services.reminders.stop()
         await services.delivery.stop()
+        if services.alert_mail is not None:
+            await services.alert_mail.stop()  # after the workers that raise alerts
+        if services.graph is not None:
+            await services.graph.close()
         await services.log_writer.close()
         await database.dispose()
 

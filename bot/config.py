@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -73,7 +73,58 @@ class Settings(BaseSettings):
     terms_url: str = Field(default="", validation_alias=AliasChoices("SAFESPACE_TERMS_URL", "terms_url"))
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("SAFESPACE_LOG_LEVEL", "log_level"))
 
-    _split = field_validator("dso_ids", "staff_ids", "trainer_ids", "director_ids", mode="before")(_split_ids)
+    # Microsoft Graph: roles from Entra groups, people's profiles, alert e-mail. Empty means the bot's own app.
+    graph_auth: Literal["", "secret", "certificate", "managed_identity"] = Field(
+        default="", validation_alias=AliasChoices("SAFESPACE_GRAPH_AUTH", "graph_auth")
+    )
+    graph_tenant_id: str = Field(
+        default="", validation_alias=AliasChoices("SAFESPACE_GRAPH_TENANT_ID", "graph_tenant_id")
+    )
+    graph_client_id: str = Field(
+        default="", validation_alias=AliasChoices("SAFESPACE_GRAPH_CLIENT_ID", "graph_client_id")
+    )
+    graph_client_secret: str = Field(
+        default="", validation_alias=AliasChoices("SAFESPACE_GRAPH_CLIENT_SECRET", "graph_client_secret")
+    )
+    graph_certificate_path: str = Field(
+        default="", validation_alias=AliasChoices("SAFESPACE_GRAPH_CERTIFICATE_PATH", "graph_certificate_path")
+    )
+    graph_certificate_password: str = Field(
+        default="",
+        validation_alias=AliasChoices("SAFESPACE_GRAPH_CERTIFICATE_PASSWORD", "graph_certificate_password"),
+    )
+    graph_base_url: str = Field(
+        default="https://graph.microsoft.com/v1.0",
+        validation_alias=AliasChoices("SAFESPACE_GRAPH_BASE_URL", "graph_base_url"),
+    )
+    graph_authority: str = Field(
+        default="", validation_alias=AliasChoices("SAFESPACE_GRAPH_AUTHORITY", "graph_authority")
+    )
+    graph_ca_bundle: str = Field(
+        default="", validation_alias=AliasChoices("SAFESPACE_GRAPH_CA_BUNDLE", "graph_ca_bundle")
+    )
+    graph_timeout_seconds: float = Field(
+        default=10.0, gt=0, validation_alias=AliasChoices("SAFESPACE_GRAPH_TIMEOUT_SECONDS", "graph_timeout_seconds")
+    )
+    dso_group_id: str = Field(default="", validation_alias=AliasChoices("SAFESPACE_DSO_GROUP_ID", "dso_group_id"))
+    director_group_id: str = Field(
+        default="", validation_alias=AliasChoices("SAFESPACE_DIRECTOR_GROUP_ID", "director_group_id")
+    )
+    staff_group_id: str = Field(default="", validation_alias=AliasChoices("SAFESPACE_STAFF_GROUP_ID", "staff_group_id"))
+    trainer_group_id: str = Field(
+        default="", validation_alias=AliasChoices("SAFESPACE_TRAINER_GROUP_ID", "trainer_group_id")
+    )
+    role_cache_seconds: float = Field(
+        default=300.0, gt=0, validation_alias=AliasChoices("SAFESPACE_ROLE_CACHE_SECONDS", "role_cache_seconds")
+    )
+    alert_mailbox: str = Field(default="", validation_alias=AliasChoices("SAFESPACE_ALERT_MAILBOX", "alert_mailbox"))
+    alert_recipients: IdSet = Field(
+        default=frozenset(), validation_alias=AliasChoices("SAFESPACE_ALERT_RECIPIENTS", "alert_recipients")
+    )
+
+    _split = field_validator("dso_ids", "staff_ids", "trainer_ids", "director_ids", "alert_recipients", mode="before")(
+        _split_ids
+    )
 
     @property
     def local_mode(self) -> bool:
