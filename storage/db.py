@@ -25,7 +25,11 @@ def async_url(database_url: str) -> URL:
     if backend == "sqlite":
         return url.set(drivername="sqlite+aiosqlite")
     if backend in ("postgresql", "postgres"):
-        return url.set(drivername="postgresql+asyncpg")
+        query = dict(url.query)
+        if "sslmode" in query:
+            # libpq's name (what the Azure portal writes); asyncpg calls it ssl and takes the same values.
+            query["ssl"] = query.pop("sslmode")
+        return url.set(drivername="postgresql+asyncpg", query=query)
     raise DatabaseUrlError(f"DATABASE_URL must be sqlite or postgresql, not {backend!r}")
 
 

@@ -90,3 +90,13 @@ async def test_static_roles() -> None:
     assert await roles.roles_of("someone") == {Role.LEARNER}
     assert await roles.roles_of(None) == {Role.LEARNER}
     assert await roles.roles_of("") == {Role.LEARNER}
+
+
+def test_database_urls_get_the_async_driver_and_asyncpg_ssl_name() -> None:
+    from storage.db import async_url
+
+    assert async_url("sqlite:///./data/x.db").drivername == "sqlite+aiosqlite"
+    pg = async_url("postgresql://u:p@db.example:5432/safespace?sslmode=require")
+    assert pg.drivername == "postgresql+asyncpg"
+    assert dict(pg.query) == {"ssl": "require"}
+    assert async_url("postgres://u@h/db").drivername == "postgresql+asyncpg"
