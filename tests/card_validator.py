@@ -18,24 +18,21 @@ Needs `node` and `npm` on PATH; the first call runs `npm ci` in tests/cardcheck 
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import re
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.npm_pins import ensure_npm_ci, require_tool
 
 CARDCHECK_DIR = Path(__file__).resolve().parent / "cardcheck"
 VALIDATE_JS = CARDCHECK_DIR / "validate.js"
 TEAMS_MAX_VERSION: tuple[int, int] = (1, 5)
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)$")
-_NPM_TIMEOUT_S = 300
 _NODE_TIMEOUT_S = 120
 
 
@@ -52,27 +49,11 @@ class CardResult:
     warnings: tuple[str, ...]
 
 
+_WHY = "Adaptive Card validation runs the official `adaptivecards` npm package under Node.js."
+
+
 def _require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise CardCheckSetupError(
-            f"`{name}` is not on PATH. Adaptive Card validation runs the official `adaptivecards` npm "
-            "package under Node.js; install Node 20+ (with npm) to run these tests."
-        )
-    return path
-
-
-def _pinned_version() -> str:
-    package = json.loads((CARDCHECK_DIR / "package.json").read_text(encoding="utf-8"))
-    return str(package["dependencies"]["adaptivecards"])
-
-
-def _installed_version(node_modules: Path) -> str | None:
-    manifest = node_modules / "adaptivecards" / "package.json"
-    try:
-        return str(json.loads(manifest.read_text(encoding="utf-8"))["version"])
-    except (OSError, ValueError, KeyError):
-        return None
+    return require_tool(name, CardCheckSetupError, _WHY)
 
 
 def ensure_node_modules() -> Path:
@@ -80,38 +61,7 @@ def ensure_node_modules() -> Path:
 
     Raises CardCheckSetupError if node or npm is absent or the install fails.
     """
-    _require_tool("node")
-    npm = _require_tool("npm")
-    node_modules = CARDCHECK_DIR / "node_modules"
-    pinned = _pinned_version()
-    if _installed_version(node_modules) == pinned:
-        return node_modules
-
-    # Serialise concurrent installs (e.g. parallel test workers) with a lock outside the repository.
-    digest = hashlib.sha256(str(CARDCHECK_DIR).encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"safe-space-cardcheck-{digest}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _installed_version(node_modules) == pinned:
-            return node_modules
-        try:
-            proc = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund"],
-                cwd=CARDCHECK_DIR,
-                capture_output=True,
-                text=True,
-                timeout=_NPM_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise CardCheckSetupError(f"`npm ci` in {CARDCHECK_DIR} timed out after {_NPM_TIMEOUT_S}s") from exc
-        if proc.returncode != 0:
-            raise CardCheckSetupError(
-                f"`npm ci` in {CARDCHECK_DIR} failed (exit {proc.returncode}):\n{proc.stderr.strip()}"
-            )
-    installed = _installed_version(node_modules)
-    if installed != pinned:
-        raise CardCheckSetupError(f"`npm ci` installed adaptivecards {installed!r}, expected {pinned!r}")
-    return node_modules
+    return ensure_npm_ci(CARDCHECK_DIR, CardCheckSetupError, _WHY)
 
 
 def _iter_objects(value: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:

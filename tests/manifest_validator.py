@@ -15,20 +15,17 @@ or holds other versions than package.json pins.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.npm_pins import ensure_npm_ci, require_tool
+
 MANIFESTCHECK_DIR = Path(__file__).resolve().parent / "manifestcheck"
 VALIDATE_JS = MANIFESTCHECK_DIR / "validate.js"
 
-_NPM_TIMEOUT_S = 300
 _NODE_TIMEOUT_S = 120
 
 
@@ -43,65 +40,16 @@ class ManifestResult:
     errors: tuple[str, ...]
 
 
+_WHY = "Manifest validation runs Microsoft's schema (npm @microsoft/app-manifest) with ajv under Node.js."
+
+
 def _require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise ManifestCheckSetupError(
-            f"`{name}` is not on PATH. Manifest validation runs Microsoft's schema (npm @microsoft/app-manifest) "
-            "with ajv under Node.js; install Node 20+ (with npm) to run these tests."
-        )
-    return path
-
-
-def _pinned() -> dict[str, str]:
-    package = json.loads((MANIFESTCHECK_DIR / "package.json").read_text(encoding="utf-8"))
-    return {name: str(version) for name, version in package["dependencies"].items()}
-
-
-def _installed(node_modules: Path, names: list[str]) -> dict[str, str | None]:
-    found: dict[str, str | None] = {}
-    for name in names:
-        try:
-            found[name] = str(json.loads((node_modules / name / "package.json").read_text(encoding="utf-8"))["version"])
-        except (OSError, ValueError, KeyError):
-            found[name] = None
-    return found
+    return require_tool(name, ManifestCheckSetupError, _WHY)
 
 
 def ensure_node_modules() -> Path:
     """Return tests/manifestcheck/node_modules, running `npm ci` first if it is missing or out of date."""
-    _require_tool("node")
-    npm = _require_tool("npm")
-    node_modules = MANIFESTCHECK_DIR / "node_modules"
-    pinned = _pinned()
-    if _installed(node_modules, list(pinned)) == pinned:
-        return node_modules
-
-    # Serialise concurrent installs (e.g. parallel test workers) with a lock outside the repository.
-    digest = hashlib.sha256(str(MANIFESTCHECK_DIR).encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"safe-space-manifestcheck-{digest}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _installed(node_modules, list(pinned)) == pinned:
-            return node_modules
-        try:
-            proc = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund"],
-                cwd=MANIFESTCHECK_DIR,
-                capture_output=True,
-                text=True,
-                timeout=_NPM_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ManifestCheckSetupError(f"`npm ci` in {MANIFESTCHECK_DIR} timed out after {_NPM_TIMEOUT_S}s") from exc
-        if proc.returncode != 0:
-            raise ManifestCheckSetupError(
-                f"`npm ci` in {MANIFESTCHECK_DIR} failed (exit {proc.returncode}):\n{proc.stderr.strip()}"
-            )
-    installed = _installed(node_modules, list(pinned))
-    if installed != pinned:
-        raise ManifestCheckSetupError(f"`npm ci` installed {installed}, expected {pinned}")
-    return node_modules
+    return ensure_npm_ci(MANIFESTCHECK_DIR, ManifestCheckSetupError, _WHY)
 
 
 def validate_manifest(manifest: Any) -> ManifestResult:
