@@ -30,6 +30,7 @@ from bot.teams_context import (
     is_personal,
     typed_text,
 )
+from bot.turn_locks import TurnLocks
 from cards.escape import escape_markdown
 from cards.menu_card import MenuEntry, menu_card
 from content.texts import Texts
@@ -83,6 +84,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         self._people = people
         self._channels = channels
         self._safety_net = safety_net
+        self._turn_locks = TurnLocks()
         # Commands for group chats and channels, matched on the start of the (mention-stripped) text.
         self._group_commands = {normalise(k): v for k, v in (group_commands or {}).items()}
         self._flows = {flow.id: flow for flow in flows}
@@ -96,11 +98,13 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             self._router.register_flow(flow.id, [flow.command, *flow.words], flow.patterns)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        self._people.saw(turn_context.activity.from_property)
-        await self._references.record(turn_context.activity)
-        await super().on_turn(turn_context)
-        # Saved once, after the turn: a turn that fails leaves the dialog where the last good turn left it.
-        await self._conversation_state.save_changes(turn_context)
+        conversation = turn_context.activity.conversation
+        async with self._turn_locks.hold(conversation.id if conversation else ""):
+            self._people.saw(turn_context.activity.from_property)
+            await self._references.record(turn_context.activity)
+            await super().on_turn(turn_context)
+            # Saved once, after the turn: a turn that fails leaves the dialog where the last good turn left it.
+            await self._conversation_state.save_changes(turn_context)
 
     # Messages -------------------------------------------------------------------------------------------
 

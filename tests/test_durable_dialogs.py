@@ -103,3 +103,23 @@ async def test_two_processes_on_one_postgres_database_take_turns(
     assert headings[2:7] == [f"Question {n} of 5" for n in range(1, 6)]
     final = chat.replies_so_far()
     assert any(r.text and r.text.startswith("You scored") and "out of 5" in r.text for r in final)
+
+
+async def test_messages_sent_faster_than_turns_finish_are_taken_in_order(rig) -> None:
+    """A quick client sends its next answer before the last turn saved its state: turns queue, none fail."""
+    import asyncio
+
+    chat = rig.personal(rig.cast.learner)
+    await chat.say("quiz")
+    await chat.replies(1)
+
+    async def later(text: str, delay: float) -> int:
+        await asyncio.sleep(delay)
+        return await chat.post(chat.message(text))
+
+    results = await asyncio.gather(later("democracy", 0), later("5", 0.005), later("A", 0.010))
+    assert [status for status, _ in results] == [200, 200, 200]
+    texts = [r.text or "" for r in rig.connector.since(0, chat.conversation_id)]
+    assert not any("something went wrong" in t for t in texts)
+    headings = [r.cards[0]["body"][0]["text"] for r in rig.connector.since(0, chat.conversation_id) if r.cards]
+    assert "How many questions? 5 or 10?" in headings and "Question 2 of 5" in headings
