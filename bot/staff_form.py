@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 
@@ -34,8 +35,6 @@ def _case_from(concern: StaffConcern, context: TurnContext) -> CaseCreate:
     person = activity.from_property
     incident_at = None
     if concern.incident_date is not None:
-        from zoneinfo import ZoneInfo
-
         moment = dt.datetime.combine(concern.incident_date, concern.incident_time or dt.time(0, 0))
         incident_at = moment.replace(tzinfo=ZoneInfo(_LONDON)).astimezone(dt.UTC)
     return CaseCreate(

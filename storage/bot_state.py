@@ -7,7 +7,7 @@ shell around these, so the store itself never imports the SDK.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,8 +92,3 @@ async def delete_state(*, session: AsyncSession, keys: Iterable[str]) -> None:
     wanted = list(keys)
     if wanted:
         await session.execute(delete(BotStateRecord).where(col(BotStateRecord.key).in_(wanted)))
-
-
-def as_mapping(result: Mapping[str, tuple[str, str]]) -> dict[str, str]:
-    """Only the JSON of each record, for callers that do not care about eTags."""
-    return {key: data for key, (data, _etag) in result.items()}

@@ -43,12 +43,3 @@ async def scores_by_value(*, session: AsyncSession, user_aad_id: str) -> list[Va
         .order_by(col(QuizAnswer.value))
     )
     return [ValueScore(value=v, answered=int(n), correct=int(c or 0)) for v, n, c in rows]
-
-
-async def attempts_of(*, session: AsyncSession, user_aad_id: str) -> list[QuizAttempt]:
-    rows = await session.execute(
-        select(QuizAttempt)
-        .where(col(QuizAttempt.user_aad_id) == user_aad_id.lower())
-        .order_by(col(QuizAttempt.finished_at))
-    )
-    return list(rows.scalars())

@@ -22,6 +22,7 @@ from content.directory import (
     flesch_reading_ease,
     word_count,
 )
+from tests.content_files import edit, line_of
 
 AGES = [None, 16, 17, 18, 19, 25]
 
@@ -36,20 +37,6 @@ def content_copy(tmp_path: Path) -> Path:
     for name in (SIGNPOSTING_FILE, ONLINE_SAFETY_FILE, TRIAGE_FILE):
         shutil.copy(DEFAULT_CONTENT_DIR / name, tmp_path / name)
     return tmp_path
-
-
-def edit(path: Path, old: str, new: str) -> str:
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"test setup: {old!r} should occur once in {path.name}"
-    text = text.replace(old, new)
-    path.write_text(text, encoding="utf-8")
-    return text
-
-
-def line_of(text: str, needle: str) -> int:
-    hits = [n for n, line in enumerate(text.splitlines(), start=1) if needle in line]
-    assert len(hits) == 1, f"test setup: {needle!r} should be on exactly one line"
-    return hits[0]
 
 
 def load_error(content_dir: Path) -> str:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from content.common import DEFAULT_CONTENT_DIR, ContentError
 from content.quiz_bank import MIN_ACTIVE_PER_VALUE, Question, QuestionBank, QuizValue, match_answer
+from tests.content_files import edit, line_of
 
 QUIZ_DIR = DEFAULT_CONTENT_DIR / "quiz"
 
@@ -29,20 +30,6 @@ def bank() -> QuestionBank:
 def content_copy(tmp_path: Path) -> Path:
     shutil.copytree(QUIZ_DIR, tmp_path / "quiz")
     return tmp_path
-
-
-def edit(path: Path, old: str, new: str) -> str:
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"test setup: {old!r} should occur once in {path.name}"
-    text = text.replace(old, new)
-    path.write_text(text, encoding="utf-8")
-    return text
-
-
-def line_of(text: str, needle: str) -> int:
-    hits = [n for n, line in enumerate(text.splitlines(), start=1) if needle in line]
-    assert len(hits) == 1, f"test setup: {needle!r} should be on exactly one line"
-    return hits[0]
 
 
 def load_error(content_dir: Path) -> str:
