@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from botbuilder.core import ConversationState, InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, ResourceResponse
+from botframework.connector import Channels
+from botframework.connector.aio import ConnectorClient
 
 from bot.card_actions import error_body
 from bot.config import Settings
 from bot.connector_cache import CachingBotFrameworkAuthentication
+from bot.connector_sender import ConnectorSender
 from bot.conversation_log import OUTBOUND_LOG_KEY
 from bot.teams_context import is_proactive
 from content.texts import Texts
@@ -39,22 +43,67 @@ def build_authentication(settings: Settings) -> CachingBotFrameworkAuthenticatio
     return CachingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication(configuration))
 
 
-class SafeSpaceAdapter(CloudAdapter):  # type: ignore[misc]
-    def __init__(self, settings: Settings, texts: Texts, conversation_state: ConversationState) -> None:
+class ConnectorAdapter(CloudAdapter):  # type: ignore[misc]
+    """botbuilder's CloudAdapter with the two edge fixes: cached connector clients, and replies sent by
+    ConnectorSender on the event loop instead of msrest + requests on a thread."""
+
+    def __init__(self, settings: Settings) -> None:
         super().__init__(build_authentication(settings))
+        self.sender = ConnectorSender()
+
+    async def close(self) -> None:
+        await self.sender.close()
+
+    async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
+        """CloudAdapterBase.send_activities, with the HTTP call made by ConnectorSender instead of msrest."""
+        if not activities:
+            raise TypeError("Expecting one or more activities, but the list was empty.")
+        responses: list[ResourceResponse] = []
+        for activity in activities:
+            activity.id = None
+            response: ResourceResponse | None = None
+            if activity.type == "delay":
+                await asyncio.sleep(int((activity.value or 1000) / 1000))
+            elif activity.type == ActivityTypes.invoke_response:
+                context.turn_state[self._INVOKE_RESPONSE_KEY] = activity
+            elif activity.type == ActivityTypes.trace and activity.channel_id != Channels.emulator:
+                pass
+            else:
+                client = self._connector_client(context)
+                response = await self.sender.send(client.config.credentials, client.config.base_url, activity)
+            responses.append(response or ResourceResponse(id=activity.id or ""))
+        return responses
+
+    async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse | None:
+        if activity is None:
+            raise TypeError("Expected Activity but got None instead")
+        client = self._connector_client(context)
+        response = await self.sender.update(client.config.credentials, client.config.base_url, activity)
+        return ResourceResponse(id=response.id) if response.id else None
+
+    def _connector_client(self, context: TurnContext) -> ConnectorClient:
+        client: ConnectorClient | None = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
+        if client is None:
+            raise RuntimeError("Unable to extract ConnectorClient from turn context.")
+        return client
+
+
+class SafeSpaceAdapter(ConnectorAdapter):
+    def __init__(self, settings: Settings, texts: Texts, conversation_state: ConversationState) -> None:
+        super().__init__(settings)
         self._texts = texts
         self._conversation_state = conversation_state
         self.on_turn_error = self._on_turn_error
 
     async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
-        responses: list[ResourceResponse] = await super().send_activities(context, activities)
+        responses = await super().send_activities(context, activities)
         if (log_sink := context.turn_state.get(OUTBOUND_LOG_KEY)) is not None:
             for activity, response in zip(activities, responses, strict=False):
                 log_sink.sent(activity, response.id if response else None)
         return responses
 
     async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse | None:
-        response: ResourceResponse | None = await super().update_activity(context, activity)
+        response = await super().update_activity(context, activity)
         if (log_sink := context.turn_state.get(OUTBOUND_LOG_KEY)) is not None:
             log_sink.updated(activity)
         return response

@@ -327,6 +327,7 @@ def create_app(settings: Settings) -> web.Application:
             await services.alert_mail.stop()  # after the workers that raise alerts
         if services.graph is not None:
             await services.graph.close()
+        await services.adapter.close()
         await services.log_writer.close()
         await database.dispose()
 

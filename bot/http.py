@@ -16,7 +16,7 @@ from aiohttp import web
 from botbuilder.core import Bot, InvokeResponse
 from botbuilder.schema import Activity
 
-from bot.adapter import SafeSpaceAdapter
+from bot.adapter import ConnectorAdapter
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def parse_activity(payload: Any) -> Activity | str:
     return activity
 
 
-def messages_handler(adapter: SafeSpaceAdapter, bot: Bot) -> Any:
+def messages_handler(adapter: ConnectorAdapter, bot: Bot) -> Any:
     async def messages(request: web.Request) -> web.StreamResponse:
         if request.content_type != "application/json":
             return _problem(415, "send the activity as application/json")

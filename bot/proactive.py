@@ -15,6 +15,7 @@ from botbuilder.schema import Activity, ConversationParameters, ConversationRefe
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from bot.adapter import SafeSpaceAdapter
+from bot.connector_sender import ConnectorError
 
 RETRYABLE_STATUSES = frozenset({408, 412, 429, 500, 502, 503, 504})
 
@@ -39,6 +40,10 @@ def _retry_after(headers: Any) -> float | None:
 
 def delivery_error(exc: BaseException) -> DeliveryError:
     """Classify what the connector said. Unknown failures are retried: a message must never be dropped."""
+    if isinstance(exc, ConnectorError):
+        status = exc.status
+        retryable = status is None or status in RETRYABLE_STATUSES or status >= 500
+        return DeliveryError(str(exc), status=status, retry_after=exc.retry_after, retryable=retryable)
     if isinstance(exc, HttpOperationError) and exc.response is not None:
         status = int(getattr(exc.response, "status_code", 0) or 0)
         retryable = status in RETRYABLE_STATUSES or status >= 500 or status == 0
