@@ -208,7 +208,7 @@ def build_services(settings: Settings, database: Database) -> Services:
     elif settings.alert_mailbox:
         log.warning("SAFESPACE_ALERT_MAILBOX is set without Graph or SAFESPACE_ALERT_RECIPIENTS: alerts go to the log")
     adapter = SafeSpaceAdapter(settings, texts, conversation_state)
-    log_writer = LogBatcher(sessionmaker)
+    log_writer = LogBatcher(database.engine)
     adapter.use(ConversationLogMiddleware(log_writer))
 
     messenger = Messenger(adapter, settings.app_id)

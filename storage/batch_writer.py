@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import conversation_log
 from storage.models import ConversationLogBase
@@ -25,9 +25,10 @@ _Pending = tuple[Sequence[ConversationLogBase], asyncio.Future[None]]
 
 
 class LogBatcher:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], max_batch: int = 500) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine, max_batch: int = 500) -> None:
+        self._engine = engine
         self._max_batch = max_batch
+        self.batches_committed = 0
         self._queue: asyncio.Queue[_Pending] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -62,8 +63,9 @@ class LogBatcher:
                         done.set_result(None)
 
     async def _commit(self, entries: Sequence[ConversationLogBase]) -> None:
-        async with self._sessions.begin() as session:
-            await conversation_log.append(session=session, entries=entries)
+        async with self._engine.connect() as conn:
+            await conversation_log.append_committed(conn=conn, entries=entries)
+        self.batches_committed += 1
 
     async def _commit_one(self, entries: Sequence[ConversationLogBase], done: asyncio.Future[None]) -> None:
         try:

@@ -47,6 +47,17 @@ async def read_state(*, session: AsyncSession | AsyncConnection, keys: Iterable[
     wanted = list(keys)
     if not wanted:
         return {}
+    if isinstance(session, AsyncConnection) and session.dialect.name == "sqlite":
+        # Every turn reads its state. Through SQLAlchemy's aiosqlite adapter one SELECT is four hand-overs to
+        # aiosqlite's thread (cursor, execute, fetchall, close); the driver's execute_fetchall is one. The
+        # three columns are plain TEXT, so SQLAlchemy's type processing has nothing to add.
+        raw = await session.get_raw_connection()
+        marks = ",".join("?" * len(wanted))
+        found = await raw.driver_connection.execute_fetchall(  # type: ignore[union-attr]
+            f"SELECT key, data, etag FROM bot_state WHERE key IN ({marks})",  # noqa: S608 - only placeholders
+            wanted,
+        )
+        return {key: (data, etag) for key, data, etag in found}
     rows = await session.execute(
         select(col(BotStateRecord.key), col(BotStateRecord.data), col(BotStateRecord.etag)).where(
             col(BotStateRecord.key).in_(wanted)

@@ -89,7 +89,11 @@ def open_database(database_url: str) -> Database:
     engine = create_engine(database_url)
     read_engine = engine
     if engine.url.get_backend_name() == "sqlite" and (engine.url.database or ":memory:") != ":memory:":
-        read_engine = create_async_engine(engine.url, pool_size=4, max_overflow=0, pool_timeout=30)
+        # No rollback when a read connection goes back to the pool: sqlite3 opens a transaction only for
+        # writes, and nothing writes through this engine, so that rollback was a thread hand-over for nothing.
+        read_engine = create_async_engine(
+            engine.url, pool_size=4, max_overflow=0, pool_timeout=30, pool_reset_on_return=None
+        )
         event.listen(read_engine.sync_engine, "connect", _sqlite_pragmas)
     return Database(
         engine=engine,

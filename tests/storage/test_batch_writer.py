@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from storage.batch_writer import LogBatcher
-from storage.db import create_engine, create_sessionmaker
+from storage.db import create_engine
 from storage.migrate import migrate
 from storage.models import ConversationLogBase, ConversationLogEntry
 
@@ -20,19 +20,12 @@ def _entry(conversation: str, text: str) -> ConversationLogBase:
 async def test_concurrent_turns_share_commits_and_all_land(database_url: str) -> None:
     engine = create_engine(database_url)
     await migrate(engine)
-    commits = 0
-
-    def count(_conn) -> None:
-        nonlocal commits
-        commits += 1
-
-    event.listen(engine.sync_engine, "commit", count)
-    writer = LogBatcher(create_sessionmaker(engine))
+    writer = LogBatcher(engine)
     await asyncio.gather(*(writer.write([_entry(f"c{i % 5}", f"message {i}")]) for i in range(200)))
     async with engine.connect() as conn:
         stored = (await conn.execute(select(func.count()).select_from(ConversationLogEntry))).scalar_one()
     assert stored == 200
-    assert commits < 100, f"expected shared commits, got {commits} for 200 turns"
+    assert writer.batches_committed < 100, f"expected shared commits, got {writer.batches_committed} for 200 turns"
     await writer.close()
     await engine.dispose()
 
@@ -40,7 +33,7 @@ async def test_concurrent_turns_share_commits_and_all_land(database_url: str) ->
 async def test_a_bad_entry_fails_only_its_own_turn(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
     await migrate(engine)
-    writer = LogBatcher(create_sessionmaker(engine))
+    writer = LogBatcher(engine)
     bad = ConversationLogBase.model_construct(conversation_id=None, direction="in", activity_type="message")
     results = await asyncio.gather(
         writer.write([_entry("a", "one")]),
@@ -61,7 +54,7 @@ async def test_a_bad_entry_fails_only_its_own_turn(sqlite_url: str) -> None:
 @pytest.mark.parametrize("count", [0])
 async def test_nothing_to_write_is_a_no_op(sqlite_url: str, count: int) -> None:
     engine = create_engine(sqlite_url)
-    writer = LogBatcher(create_sessionmaker(engine))
+    writer = LogBatcher(engine)
     await writer.write([])
     await writer.close()
     await engine.dispose()
