@@ -1,6 +1,6 @@
 """Turn latency over loopback: a stock echo bot, the same echo bot with our edge fixes, and Safe Space.
 
-    .venv/bin/python benchmarks/turn_latency.py [--users 16] [--seconds 8]
+    .venv/bin/python benchmarks/turn_latency.py [--users 16] [--seconds 8] [--postgres [BASE_URL]]
 
 Each bot runs in its own process (one core, as in production); this process runs the fake Bot Connector and
 16 simulated users, each in its own 1:1 chat, each sending its next message as soon as the last one was
@@ -12,7 +12,8 @@ The bots:
   echo-cached   the same, with connector clients reused (bot/connector_cache.py): the issue's "fixed" echo
   echo-edge     the same echo bot on Safe Space's own edge: bot/http.py and ConnectorAdapter (cached clients,
                 replies sent by bot/connector_sender.py), i.e. everything Safe Space's turn has but the bot
-  safespace     Safe Space's menu turn, with state, the conversation log and routing
+  safespace     Safe Space's menu turn, with state, the conversation log and routing, on a fresh SQLite file
+                or, with --postgres, on a fresh database on that server, dropped afterwards
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ VARIANTS = ("echo-stock", "echo-cached", "echo-edge", "safespace")
 # The servers (run in a child process) ---------------------------------------------------------------------
 
 
-def serve(variant: str, port: int) -> None:
+def serve(variant: str, port: int, database_url: str | None) -> None:
     from botbuilder.core import ActivityHandler, TurnContext
     from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
@@ -51,8 +52,8 @@ def serve(variant: str, port: int) -> None:
     if variant == "safespace":
         from bot.app import create_app
 
-        db = Path(tempfile.mkdtemp()) / "bench.db"
-        app = create_app(Settings(_env_file=None, database_url=f"sqlite:///{db}"))
+        url = database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+        app = create_app(Settings(_env_file=None, database_url=url))
         web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
         return
 
@@ -180,14 +181,25 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def main(users: int, seconds: float) -> None:
+async def main(users: int, seconds: float, postgres: str | None) -> None:
+    if postgres is None:
+        await run(users, seconds, None)
+        return
+    from benchmarks.live_quiz import fresh_postgres
+
+    async with fresh_postgres(postgres) as url:
+        await run(users, seconds, url)
+
+
+async def run(users: int, seconds: float, database_url: str | None) -> None:
     connector = Connector()
     service_url = await connector.start()
     results: dict[str, tuple[float, float, float, int]] = {}
     for variant in VARIANTS:
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", variant, "--port", str(port)],
+            [sys.executable, __file__, "--serve", variant, "--port", str(port)]
+            + (["--database-url", database_url] if database_url else []),
             cwd=ROOT,
             env={**os.environ, "SAFESPACE_LOG_LEVEL": "WARNING"},
         )
@@ -202,7 +214,11 @@ async def main(users: int, seconds: float) -> None:
         results[variant] = (rate, statistics.median(latencies) * 1000, percentile(latencies, 99) * 1000, len(latencies))
     await connector.runner.cleanup()
 
-    print(f"\n{users} concurrent users, {seconds:.0f} s per bot, loopback, one bot process each\n")
+    database = "sqlite" if database_url is None else "postgresql"
+    print(
+        f"\n{users} concurrent users, {seconds:.0f} s per bot, loopback, one bot process each; "
+        f"safespace on {database}\n"
+    )
     print(f"{'bot':<12} {'turns':>7} {'turns/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
     for variant, (rate, p50, p99, n) in results.items():
         print(f"{variant:<12} {n:>7} {rate:>9.1f} {p50:>8.2f} {p99:>8.2f}")
@@ -217,10 +233,17 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--serve", choices=VARIANTS)
-    parser.add_argument("--port", type=int)
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="postgresql://postgres@127.0.0.1:5432/test",
+        help="run Safe Space on a fresh database on this PostgreSQL server instead of SQLite",
+    )
+    parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.database_url)
     else:
-        asyncio.run(main(args.users, args.seconds))
+        asyncio.run(main(args.users, args.seconds, args.postgres))
