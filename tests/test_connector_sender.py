@@ -288,3 +288,20 @@ async def test_a_token_is_sent_reused_until_near_expiry_and_renewed_once_on_401(
     await sender.send(short, channel.url, _reply())
     await sender.close()
     assert len(short.issued) == 2
+
+
+async def test_an_outbound_proxy_from_the_environment_is_used_and_no_proxy_is_honoured(
+    channel: FakeChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loopback channel stands in for the college's proxy: a request for a host that does not exist
+    # reaches it only if the sender went through the proxy.
+    monkeypatch.setenv("HTTP_PROXY", channel.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    sender = _sender()
+    await sender.send(None, "http://smba.example.invalid/emea/", _reply())
+    await sender.send(None, channel.url, _reply())  # a NO_PROXY host: straight there
+    await sender.close()
+    assert channel.seen[0].headers["Host"] == "smba.example.invalid"
+    # A request through a proxy names the whole URL (absolute form).
+    assert channel.seen[0].path == "http://smba.example.invalid/emea/v3/conversations/a%3A1xyz/activities/1700000000000"
+    assert channel.seen[1].headers["Host"].startswith("127.0.0.1:")
