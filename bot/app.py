@@ -60,6 +60,7 @@ class Services:
     settings: Settings
     database: Database
     log_writer: LogBatcher
+    state_storage: SqlStorage
     adapter: SafeSpaceAdapter
     bot: TeamsBot
     delivery: DeliveryWorker
@@ -167,7 +168,8 @@ def build_services(settings: Settings, database: Database) -> Services:
     routing = Routing.load(settings.content_dir)
     indicators = Indicators.load(settings.content_dir)
     sessionmaker = database.sessions
-    conversation_state = ConversationState(SqlStorage(sessionmaker, database.read_engine))
+    state_storage = SqlStorage(sessionmaker, database.read_engine)
+    conversation_state = ConversationState(state_storage)
     static_roles = StaticRoleDirectory(
         dso_ids=settings.dso_ids,
         director_ids=settings.director_ids,
@@ -270,6 +272,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         settings=settings,
         database=database,
         log_writer=log_writer,
+        state_storage=state_storage,
         adapter=adapter,
         bot=bot,
         delivery=delivery,
@@ -329,6 +332,7 @@ def create_app(settings: Settings) -> web.Application:
             await services.graph.close()
         await services.adapter.close()
         await services.log_writer.close()
+        await services.state_storage.close()
         await database.dispose()
 
     app.cleanup_ctx.append(database_context)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage import bot_state
 from storage.bot_state import ETagConflictError, StateWrite
+from storage.state_reads import StateReader
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,15 @@ class SqlStorage(Storage):  # type: ignore[misc]
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], read_engine: AsyncEngine) -> None:
         super().__init__()
         self._sessionmaker = sessionmaker
-        self._read_engine = read_engine
+        self._reader = StateReader(read_engine)
+
+    async def close(self) -> None:
+        await self._reader.close()
 
     async def read(self, keys: list[str]) -> dict[str, Any]:
         if not keys:
             return {}
-        # A plain connection, not an ORM session: this runs on every turn and needs none of the session's work.
-        async with self._read_engine.connect() as conn:
-            found = await bot_state.read_state(session=conn, keys=keys)
+        found = await self._reader.read(keys)
         items: dict[str, Any] = {}
         for key, (data, etag) in found.items():
             value = _decode(data)
