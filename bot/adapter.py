@@ -1,4 +1,5 @@
-"""The Bot Framework adapter: authentication, cached connector clients, and what happens when a turn fails."""
+"""The Bot Framework adapter: authentication, cached connector clients, replies sent on the event loop, and what
+happens when a turn fails."""
 
 from __future__ import annotations
 
