@@ -185,7 +185,8 @@ class ConnectorSender:
             if status in ACCEPTED_STATUSES:
                 return _resource_response(text)
             if status == 401 and token and not refreshed:
-                # A token revoked or expired early: one fresh token, then the answer stands.
+                # A token revoked or expired early: ask the credentials once more (force_refresh), then the
+                # answer stands.
                 refreshed = True
                 await self._token(credentials, force=True)
                 continue
