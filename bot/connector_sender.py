@@ -23,8 +23,8 @@ import base64
 import datetime as dt
 import enum
 import json
-import logging
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +37,6 @@ from botframework.connector.about import __version__ as connector_version
 from msrest import Serializer
 from msrest.serialization import Model
 from yarl import URL
-
-log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600)) - {501, 505}
 ACCEPTED_STATUSES = frozenset({200, 201, 202})
@@ -127,8 +125,10 @@ class ConnectorSender:
         self._max_retry_after = max_retry_after
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
-        self._tokens: dict[int, _Token] = {}
-        self._token_locks: dict[int, asyncio.Lock] = {}
+        # Keyed by the credentials object itself, weakly: a client dropped from the connector cache takes its
+        # token with it, and a new object can never be handed another's token.
+        self._tokens: weakref.WeakKeyDictionary[Any, _Token] = weakref.WeakKeyDictionary()
+        self._token_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
         self._proxies: dict[str, str | None] = {}
 
     async def close(self) -> None:
@@ -224,17 +224,16 @@ class ConnectorSender:
         """Bearer token for these credentials, or None where botbuilder sends none (no app id: local mode)."""
         if credentials is None or not _should_authorize(credentials):
             return None
-        key = id(credentials)
-        cached = self._tokens.get(key)
+        cached = self._tokens.get(credentials)
         if not force and cached is not None and cached.expires_at - TOKEN_MARGIN_SECONDS > time.time():
             return cached.value
-        lock = self._token_locks.setdefault(key, asyncio.Lock())
+        lock = self._token_locks.setdefault(credentials, asyncio.Lock())
         async with lock:
-            cached = self._tokens.get(key)
+            cached = self._tokens.get(credentials)
             if not force and cached is not None and cached.expires_at - TOKEN_MARGIN_SECONDS > time.time():
                 return cached.value
             value = str(await asyncio.to_thread(credentials.get_access_token, force))
-            self._tokens[key] = _Token(value, _token_expiry(value))
+            self._tokens[credentials] = _Token(value, _token_expiry(value))
             return value
 
 

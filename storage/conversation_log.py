@@ -14,6 +14,8 @@ from storage.models import ConversationLogBase, ConversationLogEntry
 
 _TABLE: Table = ConversationLogEntry.__table__  # type: ignore[attr-defined]
 _COLUMNS = [column.name for column in _TABLE.columns if column.name != "id"]
+_SQLITE_INSERT = f"INSERT INTO {_TABLE.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608 - names from the model
+_processors: dict[str, dict[str, Callable[[Any], Any] | None]] = {}
 
 
 async def append_committed(*, conn: AsyncConnection, entries: Sequence[ConversationLogBase]) -> None:
@@ -39,10 +41,6 @@ async def append_committed(*, conn: AsyncConnection, entries: Sequence[Conversat
     except BaseException:
         await raw.rollback()
         raise
-
-
-_SQLITE_INSERT = f"INSERT INTO {_TABLE.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608 - names from the model
-_processors: dict[str, dict[str, Callable[[Any], Any] | None]] = {}
 
 
 def _bind_processors(dialect: Dialect) -> dict[str, Callable[[Any], Any] | None]:
