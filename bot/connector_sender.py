@@ -55,31 +55,36 @@ class ConnectorError(Exception):
         self.retry_after = retry_after
 
 
-def to_json(value: Any) -> Any:
-    """msrest model → JSON-ready value: wire names from each object's own `_attribute_map`, None left out.
+def wire_json(activity: Activity) -> bytes:
+    """The request body msrest's `Serializer.body(activity, "Activity")` would send (a test holds it to that).
 
-    Gives the same JSON as msrest's `Serializer.body` for the Bot Framework schema (a test holds it to that),
-    including subclasses such as Mention inside a list typed `[Entity]`, models nested in plain dicts (a
-    HeroCard as attachment content) and datetimes in msrest's ISO 8601 form.
+    json's C encoder walks the plain dicts and lists (an Adaptive Card is most of a reply) and calls `_default`
+    only for what it cannot write itself: msrest models (wire names from each object's own `_attribute_map`, so
+    a Mention in a list typed `[Entity]` keeps its fields; None left out), datetimes in msrest's ISO 8601 form,
+    enums and bytes.
     """
-    if value is None or isinstance(value, str | bool | int | float):
-        return value
+    # ASCII with \u escapes, as msrest sends: a lone surrogate (valid in a JSON string a client sent us, not in
+    # UTF-8) is passed on rather than failing the reply.
+    return json.dumps(activity, default=_default, separators=(",", ":")).encode("ascii")
+
+
+def to_json(value: Any) -> Any:
+    """What `wire_json` sends, as Python values."""
+    return json.loads(json.dumps(value, default=_default))
+
+
+def _default(value: Any) -> Any:
     if isinstance(value, Model):
         out: dict[str, Any] = {}
         for attr, spec in value._attribute_map.items():
             item = getattr(value, attr, None)
             if item is None:
                 continue
-            key = spec["key"]
-            if key == "":  # msrest's additional_properties: merged into the object itself
-                out.update({k: to_json(v) for k, v in item.items()})
+            if spec["key"] == "":  # msrest's additional_properties: merged into the object itself
+                out.update(item)
             else:
-                out[key] = to_json(item)
+                out[spec["key"]] = item
         return out
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [to_json(v) for v in value]
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dt.datetime):
@@ -88,6 +93,10 @@ def to_json(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
     raise TypeError(f"cannot send a {type(value).__name__} to the Bot Connector")
 
 
@@ -154,7 +163,7 @@ class ConnectorSender:
         # encoded=True: the path is sent as quoted here, as msrest sends it; yarl would otherwise decode the
         # %3A, %40 and %3B of Teams conversation ids.
         url = URL(service_url.rstrip("/") + "/" + path, encoded=True)
-        body = json.dumps(to_json(activity), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = wire_json(activity)
         headers = {
             "Accept": "application/json",
             "Content-Type": "application/json; charset=utf-8",

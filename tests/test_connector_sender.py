@@ -33,7 +33,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from msrest import Serializer
 
-from bot.connector_sender import ConnectorError, ConnectorSender, to_json
+from bot.connector_sender import ConnectorError, ConnectorSender, to_json, wire_json
 from bot.proactive import delivery_error
 from cards.menu_card import MenuEntry, menu_card
 
@@ -65,7 +65,7 @@ def test_a_menu_card_reply_serialises_as_msrest_does() -> None:
     activity = _reply()
     activity.attachments = [CardFactory.adaptive_card(card)]
     activity.text = None
-    assert to_json(activity) == msrest_json(activity)
+    assert json.loads(wire_json(activity)) == msrest_json(activity)
 
 
 def test_models_inside_plain_values_and_subclasses_serialise_as_msrest_does() -> None:
@@ -80,6 +80,13 @@ def test_models_inside_plain_values_and_subclasses_serialise_as_msrest_does() ->
     activity.local_timestamp = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=-8)))
     assert to_json(activity) == msrest_json(activity)
     assert to_json(activity)["entities"][0]["mentioned"] == {"id": "29:claire", "name": "Claire"}
+
+
+def test_any_text_a_client_can_send_can_be_sent_back() -> None:
+    # JSON lets a client send a lone surrogate; it cannot be written as UTF-8, so it must go back escaped.
+    activity = _reply('emoji 😀, right-to-left \u202e, a lone surrogate \ud800, a quote " and a backslash \\')
+    assert json.loads(wire_json(activity)) == msrest_json(activity)
+    assert wire_json(activity).isascii()
 
 
 JSON = st.recursive(
