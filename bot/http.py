@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import jwt
@@ -20,6 +21,10 @@ from bot.adapter import ConnectorAdapter
 
 log = logging.getLogger(__name__)
 
+# Only a \u escape can put a surrogate into a parsed string (raw UTF-8 cannot encode one), so bodies without one
+# skip the walk.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
 
 def _problem(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
@@ -29,6 +34,19 @@ def _serialisable(body: Any) -> Any:
     if hasattr(body, "serialize"):
         return body.serialize()
     return body
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """JSON lets a client write half of a UTF-16 pair (\\ud800); such a string cannot be stored or sent as
+    UTF-8, so it would fail the conversation log and the reply. Each half is replaced by U+FFFD, keeping the rest
+    of what the person wrote (a report must never be lost over one broken character)."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_lone_surrogates(v) for v in value]
+    return value
 
 
 def parse_activity(payload: Any) -> Activity | str:
@@ -53,9 +71,12 @@ def messages_handler(adapter: ConnectorAdapter, bot: Bot) -> Any:
         if request.content_type != "application/json":
             return _problem(415, "send the activity as application/json")
         try:
-            payload = await request.json(loads=json.loads)
+            body = await request.read()
+            payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return _problem(400, "the body is not valid JSON")
+        if _SURROGATE_ESCAPE.search(body):
+            payload = without_lone_surrogates(payload)
         parsed = parse_activity(payload)
         if isinstance(parsed, str):
             return _problem(400, parsed)

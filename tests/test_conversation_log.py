@@ -75,3 +75,15 @@ async def test_a_personal_chat_is_remembered_for_proactive_messages(rig: Rig) ->
     assert ref is not None
     assert ref.conversation_id == chat.conversation_id and ref.service_url == rig.connector.url
     assert json.loads(ref.reference)["conversation"]["id"] == chat.conversation_id
+
+
+async def test_a_broken_character_does_not_lose_the_message(rig: Rig) -> None:
+    # A client can send half of a UTF-16 pair as a JSON escape; it cannot be stored as UTF-8. The message is kept
+    # and answered, with the broken half shown as U+FFFD.
+    chat = rig.personal(rig.cast.learner)
+    await chat.say("hello \ud800 there")
+    replies = await chat.replies(2)
+    assert replies[0].text.startswith("Sorry")  # the ordinary "not understood", not "something went wrong"
+
+    entries = await _log(rig, chat.conversation_id)
+    assert entries[0].text == "hello \ufffd there"
