@@ -45,12 +45,11 @@ BOT = {"id": "28:safespace-bot", "name": "Safe Space"}
 
 
 def serve(port: int, database_url: str) -> None:
-    from bot.app import create_app
+    from bot.__main__ import serve as serve_safespace
     from bot.config import Settings
 
-    settings = Settings(_env_file=None, database_url=database_url, trainer_ids=frozenset({TRAINER}))
-    app = create_app(settings)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    # Served exactly as `python -m bot` serves it.
+    serve_safespace(Settings(_env_file=None, database_url=database_url, port=port, trainer_ids=frozenset({TRAINER})))
 
 
 # The fake Bot Connector (this process) ----------------------------------------------------------------------------

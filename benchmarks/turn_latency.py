@@ -50,11 +50,11 @@ def serve(variant: str, port: int, database_url: str | None) -> None:
     from bot.connector_cache import CachingBotFrameworkAuthentication
 
     if variant == "safespace":
-        from bot.app import create_app
+        from bot.__main__ import serve as serve_safespace
 
         url = database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
-        app = create_app(Settings(_env_file=None, database_url=url))
-        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+        # Served exactly as `python -m bot` serves it.
+        serve_safespace(Settings(_env_file=None, database_url=url, port=port))
         return
 
     class EchoBot(ActivityHandler):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 
@@ -25,13 +26,26 @@ LOCAL_MODE_WARNING = """
 **********************************************************************************************"""
 
 
-def _serve(settings: Settings) -> int:
+async def _freeze_startup_heap(_app: web.Application) -> None:
+    """Keep what start-up built (modules, content, SDK clients: ~180,000 objects) out of the cyclic collector.
+
+    Measured under 16 users: every ~1.3 s a full collection walked all of it and stalled every turn for ~95 ms
+    (the p99). Frozen, a full collection takes ~6 ms. Objects made later are collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def serve(settings: Settings) -> int:
+    """Serve the bot in this process until it is stopped."""
     from bot.app import create_app  # imported late so `--help` stays fast
 
     check_startup_safety(settings)
     if settings.local_mode:
         log.warning(LOCAL_MODE_WARNING, settings.host, settings.port)
     app = create_app(settings)
+    # After the app's own start-up (migrations, workers), which aiohttp runs first.
+    app.on_startup.append(_freeze_startup_heap)
     log.info("Safe Space %s listening on http://%s:%s/api/messages", __version__, settings.host, settings.port)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
     return 0
@@ -70,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             return _migrate(settings)
         if args.command == "package":
             return package_command(settings, args.out)
-        return _serve(settings)
+        return serve(settings)
     except (InsecureHostError, ContentError, DatabaseUrlError) as exc:
         print(f"safespace: {exc}", file=sys.stderr)
         return 2
