@@ -183,7 +183,7 @@ class ConnectorSender:
                 ) as response:
                     status = response.status
                     text = await response.text(errors="replace")
-                    retry_after = _retry_after(response.headers.get("Retry-After"))
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 not_sent = isinstance(exc, aiohttp.ClientConnectorError)
                 if attempt >= self._retries or not (method == "PUT" or not_sent):
@@ -254,7 +254,8 @@ def _should_authorize(credentials: Any) -> bool:
     return bool(should_set(None))
 
 
-def _retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None) -> float | None:
+    """A Retry-After given in seconds (what the Bot Connector sends), or None."""
     if value is None:
         return None
     try:

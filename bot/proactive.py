@@ -15,7 +15,7 @@ from botbuilder.schema import Activity, ConversationParameters, ConversationRefe
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from bot.adapter import SafeSpaceAdapter
-from bot.connector_sender import ConnectorError
+from bot.connector_sender import ConnectorError, parse_retry_after
 
 RETRYABLE_STATUSES = frozenset({408, 412, 429, 500, 502, 503, 504})
 
@@ -30,28 +30,23 @@ class DeliveryError(Exception):
         self.retryable = retryable
 
 
-def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+def _retryable(status: int | None) -> bool:
+    # No HTTP answer at all (None, or msrest's 0) is as retryable as a 5xx.
+    return not status or status in RETRYABLE_STATUSES or status >= 500
 
 
 def delivery_error(exc: BaseException) -> DeliveryError:
     """Classify what the connector said. Unknown failures are retried: a message must never be dropped."""
     if isinstance(exc, ConnectorError):
-        status = exc.status
-        retryable = status is None or status in RETRYABLE_STATUSES or status >= 500
-        return DeliveryError(str(exc), status=status, retry_after=exc.retry_after, retryable=retryable)
+        return DeliveryError(str(exc), status=exc.status, retry_after=exc.retry_after, retryable=_retryable(exc.status))
     if isinstance(exc, HttpOperationError) and exc.response is not None:
         status = int(getattr(exc.response, "status_code", 0) or 0)
-        retryable = status in RETRYABLE_STATUSES or status >= 500 or status == 0
+        headers = getattr(exc.response, "headers", None)
         return DeliveryError(
             f"HTTP {status}: {exc}",
             status=status,
-            retry_after=_retry_after(getattr(exc.response, "headers", None)),
-            retryable=retryable,
+            retry_after=parse_retry_after(headers.get("Retry-After") if headers is not None else None),
+            retryable=_retryable(status),
         )
     if isinstance(exc, ClientRequestError | TimeoutError | OSError):
         return DeliveryError(f"connection failed: {exc}", status=None, retry_after=None, retryable=True)
