@@ -18,10 +18,14 @@ from bot.config import Settings
 from bot.connector_cache import CachingBotFrameworkAuthentication
 from bot.connector_sender import ConnectorSender
 from bot.conversation_log import OUTBOUND_LOG_KEY
-from bot.teams_context import is_proactive
+from bot.teams_context import conversation_tag, is_proactive
 from content.texts import Texts
 
 log = logging.getLogger(__name__)
+
+
+class RetryableTurnError(Exception):
+    """A turn that could not be done safely now but could be on a retry: answered 503 so Teams resends it."""
 
 
 @dataclass(frozen=True)
@@ -111,16 +115,12 @@ class SafeSpaceAdapter(ConnectorAdapter):
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         activity = context.activity
-        if is_proactive(activity):
+        if is_proactive(activity) or isinstance(error, RetryableTurnError):
             # Nobody is waiting on the other end: the caller (the delivery worker) must see the failure so it
-            # can retry, rather than a chat receiving an apology for a message it never asked for.
+            # can retry, rather than a chat receiving an apology for a message it never asked for. A retryable
+            # turn error reaches the HTTP handler, which answers 503 so Teams sends the activity again.
             raise error
-        log.exception(
-            "turn failed: %s in conversation %s",
-            activity.type,
-            activity.conversation.id if activity.conversation else "?",
-            exc_info=error,
-        )
+        log.exception("turn failed: %s in %s", activity.type, conversation_tag(activity), exc_info=error)
         # Conversation state is deliberately not cleared: the dialog stays where the last good turn left it,
         # so a learner half-way through a report loses nothing and can simply try again.
         try:

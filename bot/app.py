@@ -50,6 +50,7 @@ from dialogs.router import Router
 from dialogs.triage import TRIAGE_FILE, Triage
 from storage.batch_writer import LogBatcher
 from storage.db import Database, describe, open_database, ping
+from storage.log_redaction import install_log_redaction
 from storage.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Services:
     bot: TeamsBot
     delivery: DeliveryWorker
     reminders: Reminders
+    channels: SafeguardingChannels
     notifier: LogNotifier  # the log, always; alert e-mail escalates to it
     live_quiz: LiveQuizService
     graph: Graph | None = None
@@ -246,6 +248,17 @@ def build_services(settings: Settings, database: Database) -> Services:
         urgent_ack_minutes=settings.urgent_ack_minutes,
         check_seconds=settings.reminder_check_seconds,
     )
+    safeguarding_channels = SafeguardingChannels(
+        database=database,
+        roles=roles,
+        texts=texts,
+        delivery=delivery,
+        people=people,
+        messenger=messenger,
+        cards=case_cards,
+        recheck_seconds=settings.channel_recheck_seconds,
+        trust_seconds=settings.channel_trust_seconds,
+    )
     bot = TeamsBot(
         conversation_state=conversation_state,
         texts=texts,
@@ -266,7 +279,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         safety_net=SafetyNet(triage=triage, directory=directory, texts=texts, intake=intake),
         card_actions=card_actions,
         group_commands={"start quiz": live_quiz.start},
-        channels=SafeguardingChannels(database=database, roles=roles, texts=texts, delivery=delivery, people=people),
+        channels=safeguarding_channels,
     )
     return Services(
         settings=settings,
@@ -277,6 +290,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         bot=bot,
         delivery=delivery,
         reminders=reminders,
+        channels=safeguarding_channels,
         notifier=log_notifier,
         live_quiz=live_quiz,
         graph=graph,
@@ -306,6 +320,7 @@ async def warm_graph(services: Services) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     """Content is loaded and checked here, before anything listens: a bad file stops start-up."""
+    install_log_redaction()
     database = open_database(settings.database_url)
     services = build_services(settings, database)
     app = web.Application()
@@ -317,6 +332,7 @@ def create_app(settings: Settings) -> web.Application:
         # Started only once the schema is there; anything left in the outbox by a crash is sent now.
         services.delivery.start()
         services.reminders.start()
+        services.channels.start()
         services.live_quiz.start_background()
         if services.alert_mail is not None:
             services.alert_mail.start()
@@ -325,6 +341,7 @@ def create_app(settings: Settings) -> web.Application:
         warming.cancel()
         await services.live_quiz.stop()
         await services.reminders.stop()
+        await services.channels.stop()
         await services.delivery.stop()
         if services.alert_mail is not None:
             await services.alert_mail.stop()  # after the workers that raise alerts

@@ -9,7 +9,7 @@ from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import Activity
 
 from bot.people import People
-from cards.case_card import CaseCardView, case_card, uk_time
+from cards.case_card import CaseCardView, case_card, case_moved_card, uk_time
 from cards.elements import Card
 from content.indicators import Indicators
 from content.texts import Texts
@@ -89,3 +89,6 @@ class CaseCards:
 
     def activity(self, case: Case, events: list[CaseEvent], now: dt.datetime | None = None) -> Activity:
         return MessageFactory.attachment(CardFactory.adaptive_card(self.card(case, events, now)))
+
+    def moved_activity(self) -> Activity:
+        return MessageFactory.attachment(CardFactory.adaptive_card(case_moved_card(self._texts)))

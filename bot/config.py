@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     reminder_check_seconds: float = Field(
         default=30.0, gt=0, validation_alias=AliasChoices("SAFESPACE_REMINDER_CHECK_SECONDS", "reminder_check_seconds")
     )
+    channel_recheck_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        validation_alias=AliasChoices("SAFESPACE_CHANNEL_RECHECK_SECONDS", "channel_recheck_seconds"),
+    )
+    # A roster check younger than this is trusted when a new case is posted; older, Teams is asked again first.
+    channel_trust_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        validation_alias=AliasChoices("SAFESPACE_CHANNEL_TRUST_SECONDS", "channel_trust_seconds"),
+    )
     delivery_poll_seconds: float = Field(
         default=1.0, gt=0, validation_alias=AliasChoices("SAFESPACE_DELIVERY_POLL_SECONDS", "delivery_poll_seconds")
     )

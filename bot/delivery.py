@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from botbuilder.core import MessageFactory
@@ -22,7 +23,7 @@ from bot.roles import Role, RoleDirectory
 from storage import cases, channels, outbox
 from storage.conversation_refs import personal_reference
 from storage.db import Database
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, SafeguardingChannel
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ class NotDeliverableYet(Exception):
 
 def case_card_key(case_id: int) -> str:
     return f"case-card:{case_id}"
+
+
+WITHHELD = json.dumps({"withheld": "the channel is no longer the safeguarding channel"})
 
 
 class DeliveryWorker:
@@ -64,6 +68,8 @@ class DeliveryWorker:
         self._lease = lease_seconds
         self._batch = batch
         self._loop = Periodic("outbox-delivery", self.run_once, poll_seconds)
+        # Set by SafeguardingChannels: asked before a case is posted to the channel; False sends it 1:1 instead.
+        self.channel_guard: Callable[[SafeguardingChannel], Awaitable[bool]] | None = None
 
     # Running ---------------------------------------------------------------------------------------------
 
@@ -131,6 +137,8 @@ class DeliveryWorker:
         if message.kind == DIRECT:
             return await self._deliver_direct(target["aad_object_id"], activity)
         if message.kind == THREAD_REPLY:
+            if await self._withheld_from(target["conversation_id"]):
+                return WITHHELD
             reference = reference_for(
                 target["conversation_id"],
                 target["service_url"],
@@ -162,6 +170,8 @@ class DeliveryWorker:
         case, events = await self._case_and_events(message.case_id)
         async with self._db.read_sessions() as session:
             channel = await channels.active_channel(session=session)
+        if channel is not None and self.channel_guard is not None and not await self.channel_guard(channel):
+            channel = None  # held or no longer safe: the DSOs get it 1:1 rather than wait
         activity = self._cards.activity(case, events)
         if channel is None:
             # No safeguarding channel: every DSO gets the case in their own 1:1 chat, each delivered and
@@ -206,10 +216,33 @@ class DeliveryWorker:
         where = json.loads(posted.result_id) if posted is not None and posted.result_id else None
         if not where or "conversation_id" not in where:
             return None  # the card was never posted to a channel (1:1 fan-out): nothing to redraw there
-        case, events = await self._case_and_events(message.case_id)
         reference = reference_for(where["conversation_id"], where["service_url"], tenant_id=where.get("tenant_id"))
+        if outbox.payload_of(message).get("moved"):
+            # The one redraw allowed into a channel that is no longer safe: the stub that takes the case away.
+            await self._messenger.update(reference, where["activity_id"], self._cards.moved_activity())
+            return None
+        if await self._withheld_from(where["conversation_id"]):
+            return WITHHELD
+        case, events = await self._case_and_events(message.case_id)
         await self._messenger.update(reference, where["activity_id"], self._cards.activity(case, events))
         return None
+
+    async def _withheld_from(self, conversation_id: str) -> bool:
+        """True when a conversation was a safeguarding channel and no longer is: nothing more goes there.
+
+        Raises NotDeliverableYet while it is held (its roster unknown), so the message waits for the check.
+        """
+        async with self._db.read_sessions() as session:
+            channel = await channels.find_by_conversation(
+                session=session, conversation_id_or_team_id=conversation_id, include_inactive=True
+            )
+        if channel is None:
+            return False
+        if not channel.active:
+            return True
+        if channel.held_reason is not None:
+            raise NotDeliverableYet("the safeguarding channel is held until its roster can be checked")
+        return False
 
 
 def direct_text(text: str) -> dict[str, Any]:

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, ConversationParameters, ConversationReference, Mention
+from botbuilder.schema.teams import TeamsChannelAccount
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from bot.adapter import SafeSpaceAdapter
@@ -109,6 +111,27 @@ class Messenger:
             await self._adapter.continue_conversation(reference, update, self._app_id)
         except Exception as exc:
             raise delivery_error(exc) from exc
+
+    async def roster(self, reference: ConversationReference, team_id: str | None) -> list[TeamsChannelAccount]:
+        """Everyone who can see a conversation, read from Teams outside any turn. Raises DeliveryError."""
+        members: list[TeamsChannelAccount] = []
+
+        async def read(context: TurnContext) -> None:
+            # TeamsInfo reads the team's roster when the activity names a team, as it does inside a turn there.
+            context.activity.channel_data = {"team": {"id": team_id}} if team_id else {}
+            token = None
+            while True:
+                page = await TeamsInfo.get_paged_members(context, token, 200)
+                members.extend(page.members or [])
+                token = page.continuation_token
+                if not token:
+                    return
+
+        try:
+            await self._adapter.continue_conversation(reference, read, self._app_id)
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+        return members
 
 
 def reference_from_json(text: str) -> ConversationReference:

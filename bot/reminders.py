@@ -12,6 +12,7 @@ from typing import Any
 
 from botbuilder.core import MessageFactory
 from botbuilder.schema import ChannelAccount, Mention
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.background import Periodic
 from bot.case_cards import waited
@@ -20,7 +21,7 @@ from bot.notifier import Alert, Notifier
 from bot.people import People
 from bot.roles import Role, RoleDirectory
 from content.texts import Texts
-from storage import cases, outbox
+from storage import cases, channels, outbox
 from storage.db import Database
 from storage.models import Case
 from storage.types import utcnow
@@ -96,7 +97,7 @@ class Reminders:
                 return  # picked up (or reminded by another instance) meanwhile
             posted = await outbox.result_of(session=session, dedupe_key=case_card_key(case.id))
             where = json.loads(posted.result_id) if posted is not None and posted.result_id else {}
-            if "conversation_id" in where:
+            if "conversation_id" in where and await self._channel_still_safe(session, where["conversation_id"]):
                 await outbox.enqueue(
                     session=session,
                     dedupe_key=f"reminder:{case.id}",
@@ -117,6 +118,14 @@ class Reminders:
                         case_id=case.id,
                     )
         log.info("reminder sent for case %s", case.reference)
+
+    @staticmethod
+    async def _channel_still_safe(session: AsyncSession, conversation_id: str) -> bool:
+        """A reminder goes into the case's thread only while that channel is active and not held."""
+        channel = await channels.find_by_conversation(
+            session=session, conversation_id_or_team_id=conversation_id, include_inactive=True
+        )
+        return channel is not None and channel.active and channel.held_reason is None
 
     def _mention_payload(self, case: Case, dsos: list[str], how_long: str) -> dict[str, Any]:
         mentions = []

@@ -1,29 +1,47 @@
 """Registering the safeguarding team's channel, and keeping it safe.
 
 Cases go only where every member is a DSO or a director. The roster is read from Teams when the channel is
-registered and again whenever members are added; if it stops being safe, posting stops and the DSOs are told.
+registered, whenever members are added, on a schedule, and before a new case is posted if the last check is
+older than a few minutes. The check fails closed: if Teams cannot say who is there, the channel is *held*
+(nothing confidential is posted or redrawn there, new cases go to the DSOs 1:1) until a check succeeds. If
+someone who may not see cases is there, the channel is deactivated, every card it holds is redrawn as a
+neutral "this case has moved" stub, and the open cases go to the DSOs 1:1.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema.teams import TeamsChannelAccount
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import DIRECT, DeliveryWorker, direct_text
+from bot.adapter import RetryableTurnError
+from bot.background import Periodic
+from bot.case_cards import CaseCards
+from bot.delivery import CARD_UPDATE, DIRECT, DeliveryWorker, case_card_key, direct_text
 from bot.people import People
+from bot.proactive import DeliveryError, Messenger, reference_for
 from bot.roles import Role, RoleDirectory
-from bot.teams_context import aad_object_id, is_personal
+from bot.teams_context import aad_object_id, conversation_tag, is_personal
 from content.texts import Texts
-from storage import channels, outbox
+from storage import cases, channels, outbox
 from storage.db import Database
+from storage.models import SafeguardingChannel
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
 _ALLOWED = frozenset({Role.DSO, Role.DIRECTOR})
+
+
+class RosterUnavailable(RetryableTurnError):
+    """Teams could not say who is in the channel. The turn answers 503, so Teams sends the event again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +55,40 @@ class RosterCheck:
 
 class SafeguardingChannels:
     def __init__(
-        self, *, database: Database, roles: RoleDirectory, texts: Texts, delivery: DeliveryWorker, people: People
+        self,
+        *,
+        database: Database,
+        roles: RoleDirectory,
+        texts: Texts,
+        delivery: DeliveryWorker,
+        people: People,
+        messenger: Messenger,
+        cards: CaseCards,
+        recheck_seconds: float = 900.0,
+        trust_seconds: float = 300.0,
     ) -> None:
         self._db = database
         self._roles = roles
         self._texts = texts
         self._delivery = delivery
         self._people = people
+        self._messenger = messenger
+        self._cards = cards
+        # How long a successful roster check is trusted before a new case is posted without asking Teams again.
+        self._trust = dt.timedelta(seconds=trust_seconds)
+        self._loop = Periodic("channel-roster", self._scheduled_check, recheck_seconds)
+        delivery.channel_guard = self.safe_to_post
 
     def _t(self, key: str, **values: object) -> str:
         return self._texts.get(f"channel.{key}", **values)
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    # Reading the roster -----------------------------------------------------------------------------------
 
     async def _members(self, context: TurnContext) -> list[TeamsChannelAccount]:
         members: list[TeamsChannelAccount] = []
@@ -58,13 +100,28 @@ class SafeguardingChannels:
             if not token:
                 return members
 
-    async def check_roster(self, context: TurnContext) -> RosterCheck:
+    async def _judge(self, members: Iterable[TeamsChannelAccount]) -> RosterCheck:
         outsiders = []
-        for member in await self._members(context):
+        for member in members:
             self._people.saw(member)
             if not (await self._roles.roles_of(member.aad_object_id)) & _ALLOWED:
                 outsiders.append(member.name or member.aad_object_id or member.id or "?")
         return RosterCheck(outsiders=tuple(outsiders))
+
+    async def check_roster(self, context: TurnContext) -> RosterCheck:
+        return await self._judge(await self._members(context))
+
+    async def _check_from_outside(self, channel: SafeguardingChannel) -> RosterCheck | None:
+        """The roster of a registered channel, read without a turn; None when Teams did not answer."""
+        reference = reference_for(channel.conversation_id, channel.service_url, tenant_id=channel.tenant_id)
+        try:
+            members = await self._messenger.roster(reference, channel.team_id)
+        except DeliveryError as exc:
+            log.warning("could not read the safeguarding channel's roster (%s)", exc.status or "no answer")
+            return None
+        return await self._judge(members)
+
+    # Registering -----------------------------------------------------------------------------------------
 
     async def register(self, context: TurnContext) -> None:
         activity = context.activity
@@ -77,7 +134,7 @@ class SafeguardingChannels:
         try:
             check = await self.check_roster(context)
         except Exception:
-            log.exception("could not read the roster of %s", activity.conversation.id)
+            log.exception("could not read the roster of %s", conversation_tag(activity))
             await context.send_activity(self._t("roster_unreadable"))
             return
         if not check.safe:
@@ -100,8 +157,9 @@ class SafeguardingChannels:
         log.info("safeguarding channel registered: %s", activity.conversation.id)
         await context.send_activity(self._t("registered"))
 
-    async def members_added(self, context: TurnContext) -> None:
-        """Someone joined a conversation: if it is the safeguarding channel's, check it is still safe."""
+    # Keeping it safe -------------------------------------------------------------------------------------
+
+    async def _registered_here(self, context: TurnContext) -> SafeguardingChannel | None:
         activity = context.activity
         data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
         team_id = (data.get("team") or {}).get("id")
@@ -109,29 +167,143 @@ class SafeguardingChannels:
             registered = await channels.find_by_conversation(
                 session=session, conversation_id_or_team_id=team_id or activity.conversation.id
             )
-        if registered is None or not registered.active:
+        return registered if registered is not None and registered.active else None
+
+    async def members_added(self, context: TurnContext) -> None:
+        """Someone joined a conversation: if it is the safeguarding channel's, check it is still safe."""
+        registered = await self._registered_here(context)
+        if registered is None:
             return
         try:
             check = await self.check_roster(context)
-        except Exception:
-            log.exception("could not re-check the safeguarding channel's roster")
+        except Exception as exc:
+            await self.joined_but_unreadable(context, exc)
+        else:
+            await self._apply(registered, check, event=context.activity.id or "")
+
+    async def joined_but_unreadable(self, context: TurnContext, error: Exception) -> None:
+        """Someone joined and Teams could not say who: hold the channel, tell the DSOs, and raise so the turn
+        answers 503 and Teams sends the event again. Does nothing outside the safeguarding channel."""
+        registered = await self._registered_here(context)
+        if registered is None:
             return
+        log.error("could not check who joined the safeguarding channel (%s); holding it", type(error).__name__)
+        await self._hold(registered, "roster unreadable after a member joined", event=context.activity.id or "")
+        raise RosterUnavailable from error
+
+    async def safe_to_post(self, channel: SafeguardingChannel) -> bool:
+        """Asked before a new case is posted: trust a recent check, otherwise ask Teams now."""
+        if channels.is_safe_now(channel, now=utcnow(), max_age=self._trust):
+            return True
+        check = await self._check_from_outside(channel)
+        if check is None:
+            await self._hold(channel, "roster unreadable before posting a case", event="post")
+            return False
+        return await self._apply(channel, check, event="post")
+
+    async def _scheduled_check(self) -> int:
+        async with self._db.read_sessions() as session:
+            channel = await channels.active_channel(session=session)
+        if channel is None:
+            return 0
+        check = await self._check_from_outside(channel)
+        if check is None:
+            await self._hold(channel, "roster unreadable at the scheduled check", event="schedule")
+        else:
+            await self._apply(channel, check, event="schedule")
+        return 0
+
+    async def _apply(self, channel: SafeguardingChannel, check: RosterCheck, *, event: str) -> bool:
+        """Act on a roster that Teams did answer. True when the channel is safe to post to."""
+        assert channel.id is not None
         if check.safe:
-            return
-        names = ", ".join(check.outsiders)
+            async with self._db.sessions.begin() as session:
+                await channels.roster_confirmed(session=session, channel_row_id=channel.id)
+                if channel.held_reason is not None:
+                    await self._tell_dsos(
+                        session, f"roster-restored:{channel.id}:{_stamp()}", self._t("roster_restored")
+                    )
+            if channel.held_reason is not None:
+                log.info("safeguarding channel roster readable again; hold lifted")
+                self._delivery.wake()
+            return True
+        await self._deactivate(channel, check.outsiders, event=event)
+        return False
+
+    async def _hold(self, channel: SafeguardingChannel, reason: str, *, event: str) -> None:
+        assert channel.id is not None
+        async with self._db.sessions.begin() as session:
+            fresh = await channels.find_by_conversation(
+                session=session, conversation_id_or_team_id=channel.conversation_id
+            )
+            if fresh is None or not fresh.active or fresh.held_reason is not None:
+                return  # already held (say so once), or already deactivated
+            await channels.hold(session=session, channel_row_id=channel.id, reason=reason)
+            await self._tell_dsos(session, f"roster-held:{channel.id}:{event}:{_stamp()}", self._t("roster_held"))
+        log.error("safeguarding channel held: %s", reason)
+        self._delivery.wake()
+
+    async def _deactivate(self, channel: SafeguardingChannel, outsiders: tuple[str, ...], *, event: str) -> None:
+        assert channel.id is not None
+        names = ", ".join(outsiders)
         dsos = sorted(await self._roles.members(Role.DSO))
         async with self._db.sessions.begin() as session:
-            assert registered.id is not None
             await channels.deactivate(
-                session=session, channel_row_id=registered.id, reason=f"roster no longer safe: {names}"
+                session=session, channel_row_id=channel.id, reason=f"roster no longer safe: {names}"
             )
-            for aad in dsos:
-                await outbox.enqueue(
-                    session=session,
-                    dedupe_key=f"roster-failed:{registered.id}:{aad}:{activity.id}",
-                    kind=DIRECT,
-                    target={"aad_object_id": aad},
-                    payload=direct_text(self._t("roster_failed", names=names)),
-                )
-        log.warning("safeguarding channel deactivated: %s can now see it", names)
+            await self._tell_dsos(session, f"roster-failed:{channel.id}:{event}", self._t("roster_failed", names=names))
+            moved = await self._move_cases_out(session, channel, dsos)
+        log.warning("safeguarding channel deactivated (%d outsiders); %d case cards moved", len(outsiders), moved)
         self._delivery.wake()
+
+    async def _move_cases_out(self, session: AsyncSession, channel: SafeguardingChannel, dsos: list[str]) -> int:
+        """Redraw every case card posted in the channel as a stub, and send the open cases to the DSOs 1:1."""
+        assert channel.id is not None
+        here = {channel.conversation_id, *([channel.channel_id] if channel.channel_id else [])}
+        moved = 0
+        for posted in await outbox.sent_of_kind(session=session, kind="case_card"):
+            where = json.loads(posted.result_id) if posted.result_id else {}
+            conversation = where.get("conversation_id") if isinstance(where, dict) else None
+            if posted.case_id is None or not conversation or channels.base_conversation_id(conversation) not in here:
+                continue
+            if posted.dedupe_key != case_card_key(posted.case_id):
+                continue
+            await outbox.enqueue(
+                session=session,
+                dedupe_key=f"card-moved:{posted.case_id}:{channel.id}",
+                kind=CARD_UPDATE,
+                target={"case_id": posted.case_id},
+                payload={"moved": True},
+                case_id=posted.case_id,
+            )
+            case = await cases.get_case(session=session, case_id=posted.case_id)
+            if case is not None and case.status != "closed":
+                events = await cases.chronology(session=session, case_id=posted.case_id)
+                card = {"activity": self._cards.activity(case, events).serialize()}
+                for aad in dsos:
+                    await outbox.enqueue(
+                        session=session,
+                        dedupe_key=f"case-card-moved:{posted.case_id}:{channel.id}:{aad}",
+                        kind=DIRECT,
+                        target={"aad_object_id": aad},
+                        payload=card,
+                        case_id=posted.case_id,
+                    )
+            moved += 1
+        return moved
+
+    async def _tell_dsos(self, session: AsyncSession, key: str, text: str) -> None:
+        """`key` is "what:channel:when"; each DSO's copy gets its own key, with the DSO before anything long."""
+        what, _, rest = key.partition(":")
+        for aad in sorted(await self._roles.members(Role.DSO)):
+            await outbox.enqueue(
+                session=session,
+                dedupe_key=f"{what}:{aad}:{rest}"[:128],
+                kind=DIRECT,
+                target={"aad_object_id": aad},
+                payload=direct_text(text),
+            )
+
+
+def _stamp() -> str:
+    return utcnow().strftime("%Y%m%dT%H%M%S%f")

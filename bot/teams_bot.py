@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from botbuilder.core import (
     CardFactory,
@@ -184,6 +185,18 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
     # Installation and membership -------------------------------------------------------------------------
+
+    async def on_teams_members_added_dispatch(
+        self, members_added: list[ChannelAccount], team_info: Any, turn_context: TurnContext
+    ) -> None:
+        try:
+            await super().on_teams_members_added_dispatch(members_added, team_info, turn_context)
+        except Exception as exc:
+            # botbuilder looks up each new member before our handler runs; if Teams fails that look-up in the
+            # safeguarding channel, nobody knows who joined: the channel must fail closed, not carry on.
+            if self._channels is not None and not is_personal(turn_context.activity):
+                await self._channels.joined_but_unreadable(turn_context, exc)
+            raise
 
     async def on_members_added_activity(self, members_added: list[ChannelAccount], turn_context: TurnContext) -> None:
         activity = turn_context.activity

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -80,3 +81,9 @@ def is_proactive(activity: Activity) -> bool:
         ActivityEventNames.continue_conversation,
         ActivityEventNames.create_conversation,
     )
+
+
+def conversation_tag(activity: Activity) -> str:
+    """A short, stable stand-in for the conversation in logs: a 1:1 chat's id can carry the person's id."""
+    conversation_id = activity.conversation.id if activity.conversation and activity.conversation.id else ""
+    return "conv-" + hashlib.sha256(conversation_id.encode()).hexdigest()[:12] if conversation_id else "conv-?"

@@ -96,6 +96,16 @@ def case_card(view: CaseCardView, texts: Texts) -> Card:
     return card
 
 
+def case_moved_card(texts: Texts) -> Card:
+    """What replaces a case card in a conversation that is no longer safe: no reference, no words, no buttons."""
+    return adaptive_card(
+        [
+            text_block(texts.get("cards.case.moved_title"), weight="Bolder", size="Medium"),
+            text_block(texts.get("cards.case.moved_text"), is_subtle=True),
+        ]
+    )
+
+
 def card_size(card: Card) -> int:
     """Bytes on the wire, counting non-ASCII as JSON \\u escapes: the most a serialiser can make of it."""
     return len(json.dumps(card, separators=(",", ":"), ensure_ascii=True))

@@ -69,6 +69,8 @@ async def register_channel(
     row.registered_at = now or utcnow()
     row.active = True
     row.deactivated_reason = None
+    row.held_reason = None
+    row.roster_checked_at = row.registered_at  # registering is itself a successful roster check
     session.add(row)
     await session.flush()
     return row
@@ -93,6 +95,32 @@ async def deactivate(*, session: AsyncSession, channel_row_id: int, reason: str)
         .values(active=False, deactivated_reason=clean_text(reason))
         .execution_options(synchronize_session=False)
     )
+
+
+async def hold(*, session: AsyncSession, channel_row_id: int, reason: str) -> None:
+    """Nobody can say who is in the channel: post nothing there until a roster check succeeds; the caller commits."""
+    await session.execute(
+        update(SafeguardingChannel)
+        .where(col(SafeguardingChannel.id) == channel_row_id)
+        .values(held_reason=clean_text(reason))
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def roster_confirmed(*, session: AsyncSession, channel_row_id: int, now: dt.datetime | None = None) -> None:
+    """A roster check found only DSOs and directors: lift any hold and remember when; the caller commits."""
+    await session.execute(
+        update(SafeguardingChannel)
+        .where(col(SafeguardingChannel.id) == channel_row_id)
+        .values(held_reason=None, roster_checked_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def is_safe_now(channel: SafeguardingChannel, *, now: dt.datetime, max_age: dt.timedelta) -> bool:
+    """Active, not held, and its roster checked recently enough to post without asking Teams again."""
+    checked = channel.roster_checked_at
+    return channel.active and channel.held_reason is None and checked is not None and now - checked <= max_age
 
 
 async def find_by_conversation(

@@ -183,6 +183,10 @@ class SafeguardingChannel(SQLModel, table=True):
     registered_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     active: bool = True
     deactivated_reason: str | None = Field(default=None, sa_column=Column(Text))
+    # Set while nobody can say who is in the channel (Teams' member API failed): nothing confidential is posted
+    # or redrawn there until a roster check succeeds and clears it.
+    held_reason: str | None = Field(default=None, sa_column=Column(Text))
+    roster_checked_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 class OutboxMessage(SQLModel, table=True):

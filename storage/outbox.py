@@ -210,6 +210,17 @@ async def pending(*, session: AsyncSession) -> list[OutboxMessage]:
     return list(rows.scalars())
 
 
+async def sent_of_kind(*, session: AsyncSession, kind: str) -> list[OutboxMessage]:
+    """Every delivered message of one kind, oldest first (e.g. every case card, to find where each was posted)."""
+    rows = await session.execute(
+        select(OutboxMessage)
+        .where(col(OutboxMessage.kind) == kind, col(OutboxMessage.status) == "sent")
+        .order_by(col(OutboxMessage.id))
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.scalars())
+
+
 async def result_of(*, session: AsyncSession, dedupe_key: str) -> OutboxMessage | None:
     rows = await session.execute(
         select(OutboxMessage)

@@ -39,7 +39,7 @@ class Sent:
 class Failure:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
-    kinds: frozenset[str] = frozenset({"send", "reply", "create", "update"})
+    kinds: frozenset[str] = frozenset({"send", "reply", "create", "update"})  # "members": any roster call
 
 
 class FakeConnector:
@@ -190,10 +190,14 @@ class FakeConnector:
 
     async def _get_members(self, request: web.Request) -> web.Response:
         self.requests.append((request.method, request.path))
+        if (failed := self._maybe_fail("members")) is not None:
+            return failed
         return web.json_response(self._roster(request.match_info["cid"]))
 
     async def _paged_members(self, request: web.Request) -> web.Response:
         self.requests.append((request.method, request.path))
+        if (failed := self._maybe_fail("members")) is not None:
+            return failed
         roster = self._roster(request.match_info["cid"])
         page_size = int(request.query.get("pageSize", "2"))
         start = int(request.query.get("continuationToken") or 0)
@@ -203,6 +207,8 @@ class FakeConnector:
 
     async def _get_member(self, request: web.Request) -> web.Response:
         self.requests.append((request.method, request.path))
+        if (failed := self._maybe_fail("members")) is not None:
+            return failed
         for member in self._roster(request.match_info["cid"]):
             if member.get("id") == request.match_info["uid"] or member.get("aadObjectId") == request.match_info["uid"]:
                 return web.json_response(member)
