@@ -26,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dialogs.triage import Assessment, Severity, Triage  # noqa: E402
+from understanding.lexicon import Assessment, Severity, Triage  # noqa: E402
 
 LABELLED = ROOT / "tests" / "triage" / "labelled_messages.yaml"
 

@@ -47,11 +47,11 @@ from dialogs.flow import Flow
 from dialogs.quiz_dialog import QUIZ, QuizDialog
 from dialogs.report_worry_dialog import REPORT_WORRY, ReportWorryDialog
 from dialogs.router import Router
-from dialogs.triage import TRIAGE_FILE, Triage
 from storage.batch_writer import LogBatcher
 from storage.db import Database, describe, open_database, ping
 from storage.log_redaction import install_log_redaction
 from storage.migrate import migrate
+from understanding.lexicon import TRIAGE_FILE, Triage
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,13 @@ from typing import Any
 
 from botbuilder.core import TurnContext
 
-from bot.card_actions import CardAction, CardActionRouter, card_body, error_body, message_body
+from bot.card_actions import CardAction, CardActionRouter, card_body, message_body
 from bot.case_cards import CaseCards
 from bot.delivery import CARD_UPDATE, DIRECT, DeliveryWorker, direct_text
 from bot.people import People
 from bot.roles import Role, RoleDirectory
 from bot.teams_context import aad_object_id
+from cards.case_card import notice_block
 from cards.verbs import Verb
 from content.texts import Texts
 from storage import cases, outbox
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 DECISIONS = ("channel", "social_care", "police", "internal_support", "signposted", "no_further_action")
 NEEDS_DIRECTOR = frozenset({"channel"})
 _MAX_TEXT = 4000
+_ROLES_KEY = "safespace.case_actions.roles"
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:
@@ -38,11 +40,18 @@ def _text(data: Mapping[str, Any], key: str) -> str:
     return value.strip()[:_MAX_TEXT] if isinstance(value, str) else ""
 
 
+_MAX_ID = 2**31 - 1  # ids and versions are 32-bit in the store; anything larger is forged
+
+
 def _int(data: Mapping[str, Any], key: str) -> int | None:
-    try:
-        return int(data[key])
-    except (KeyError, TypeError, ValueError):
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | str):
         return None
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if -_MAX_ID <= number <= _MAX_ID else None
 
 
 class CaseActions:
@@ -71,6 +80,7 @@ class CaseActions:
         router.register(Verb.CASE_DECIDE, self.decide)
         router.register(Verb.CASE_CONFIRM_DECISION, self.confirm_decision)
         router.register(Verb.CASE_CLOSE, self.close)
+        router.register(Verb.CASE_REOPEN, self.reopen)
         router.register(Verb.CASE_REFRESH, self.refresh)
 
     def _t(self, key: str, **values: object) -> str:
@@ -83,9 +93,10 @@ class CaseActions:
         case_id = _int(action.data, "case_id")
         async with self._db.read_sessions() as session:
             case = await cases.get_case(session=session, case_id=case_id) if case_id is not None else None
+        roles = await self._roles.roles_of(aad_object_id(context.activity))
+        context.turn_state[_ROLES_KEY] = roles
         if case is None:
             return False, None
-        roles = await self._roles.roles_of(aad_object_id(context.activity))
         if role in roles:
             return True, case
         person = context.activity.from_property
@@ -149,12 +160,29 @@ class CaseActions:
             self._delivery.wake()
         return changed
 
-    async def _current_card(self, case_id: int) -> dict[str, Any]:
+    async def _current_card(self, case_id: int, notice: str | None = None) -> dict[str, Any]:
         async with self._db.read_sessions() as session:
             case = await cases.get_case(session=session, case_id=case_id)
             events = await cases.chronology(session=session, case_id=case_id)
         assert case is not None
-        return card_body(self._cards.card(case, events))
+        card = self._cards.card(case, events)
+        if notice:
+            card = {**card, "body": [notice_block(notice), *card["body"]]}
+        return card_body(card)
+
+    async def _blocked(self, case: Case, action: CardAction) -> dict[str, Any] | None:
+        """Refuse a press made on a card older than the case, or on a closed case; answer with the case as it is.
+
+        The version is the one the pressed card was drawn from. Without this check an old card could overwrite
+        a newer decision (two DSOs, or a card left open in another window), or a made-up version could act.
+        """
+        assert case.id is not None
+        if case.status == "closed" and action.verb != Verb.CASE_REOPEN:
+            return await self._current_card(case.id, self._t("closed_first_reopen"))
+        if _int(action.data, "version") != case.version:
+            log.info("stale press of %s on case %s refused", action.verb, case.reference)
+            return await self._current_card(case.id, self._t("stale_card"))
+        return None
 
     async def _after(self, changed: Case | None, case: Case, context: TurnContext) -> dict[str, Any]:
         """The presser's view: the new card, or (when the change lost a race or was a retry) the latest one."""
@@ -166,9 +194,11 @@ class CaseActions:
                 return message_body(self._t("changed_meanwhile"))
         return await self._current_card(case.id)
 
-    def _refusal(self, case: Case | None, text_key: str = "not_allowed") -> dict[str, Any]:
-        if case is None:
-            return error_body(404, self._t("not_found"))
+    def _refusal(self, context: TurnContext, case: Case | None, text_key: str = "not_allowed") -> dict[str, Any]:
+        # Someone outside the safeguarding team gets the same answer whether or not the case exists, so forged
+        # presses cannot find out which case ids do.
+        if case is None and Role.DSO in context.turn_state.get(_ROLES_KEY, frozenset()):
+            return message_body(self._t("not_found"))
         return message_body(self._t(text_key))
 
     def _reporter_note(
@@ -184,9 +214,11 @@ class CaseActions:
     async def acknowledge(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
         allowed, case = await self._authorised(context, action, Role.DSO)
         if not allowed or case is None:
-            return self._refusal(case)
-        if case.status != "new":
+            return self._refusal(context, case)
+        if case.status not in ("new", "closed"):
             return message_body(self._t("already_owned", owner=case.owner_name or "Someone"))
+        if (blocked := await self._blocked(case, action)) is not None:
+            return blocked
         person = context.activity.from_property
         changed = await self._change(
             context,
@@ -210,7 +242,9 @@ class CaseActions:
     async def assign(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
         allowed, case = await self._authorised(context, action, Role.DSO)
         if not allowed or case is None:
-            return self._refusal(case)
+            return self._refusal(context, case)
+        if (blocked := await self._blocked(case, action)) is not None:
+            return blocked
         to = _text(action.data, "assign_to").lower()
         if Role.DSO not in await self._roles.roles_of(to):
             return message_body(self._t("need_dso"))
@@ -230,7 +264,9 @@ class CaseActions:
     async def note(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
         allowed, case = await self._authorised(context, action, Role.DSO)
         if not allowed or case is None:
-            return self._refusal(case)
+            return self._refusal(context, case)
+        if (blocked := await self._blocked(case, action)) is not None:
+            return blocked
         text = _text(action.data, "note_text")
         if not text:
             return message_body(self._t("need_text"))
@@ -240,7 +276,9 @@ class CaseActions:
     async def reveal(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
         allowed, case = await self._authorised(context, action, Role.DSO)
         if not allowed or case is None:
-            return self._refusal(case)
+            return self._refusal(context, case)
+        if (blocked := await self._blocked(case, action)) is not None:
+            return blocked
         if not case.reporter_hidden:
             return message_body(self._t("not_hidden"))
         reason = _text(action.data, "reveal_reason")
@@ -271,7 +309,9 @@ class CaseActions:
     async def decide(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
         allowed, case = await self._authorised(context, action, Role.DSO)
         if not allowed or case is None:
-            return self._refusal(case)
+            return self._refusal(context, case)
+        if (blocked := await self._blocked(case, action)) is not None:
+            return blocked
         decision = _text(action.data, "decision")
         reason = _text(action.data, "decision_reason")
         if decision not in DECISIONS or not reason:
@@ -299,9 +339,14 @@ class CaseActions:
     async def confirm_decision(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
         allowed, case = await self._authorised(context, action, Role.DIRECTOR)
         if not allowed or case is None:
-            return self._refusal(case, "not_director")
+            return self._refusal(context, case, "not_director")
+        if (blocked := await self._blocked(case, action)) is not None:
+            return blocked
         if case.status != "awaiting_director":
             return message_body(self._t("not_awaiting"))
+        if await self._proposed_by(case) == aad_object_id(context.activity):
+            # Policy 4.5: a Channel referral is decided by two people. Holding both roles is not enough.
+            return message_body(self._t("second_person_needed"))
         person = context.activity.from_property
         changed = await self._change(
             context,
@@ -315,12 +360,12 @@ class CaseActions:
     async def close(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
         allowed, case = await self._authorised(context, action, Role.DSO)
         if not allowed or case is None:
-            return self._refusal(case)
+            return self._refusal(context, case)
+        if (blocked := await self._blocked(case, action)) is not None:
+            return blocked
         note = _text(action.data, "close_note")
         if not note:
             return message_body(self._t("need_text"))
-        if case.status == "closed":
-            return await self._current_card(case.id or 0)
         changed = await self._change(
             context,
             case,
@@ -331,8 +376,29 @@ class CaseActions:
         )
         return await self._after(changed, case, context)
 
+    async def _proposed_by(self, case: Case) -> str | None:
+        async with self._db.read_sessions() as session:
+            events = await cases.chronology(session=session, case_id=case.id or 0)
+        proposals = [e for e in events if e.kind == "decision_proposed"]
+        return proposals[-1].actor_aad_id if proposals else None
+
+    async def reopen(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
+        allowed, case = await self._authorised(context, action, Role.DSO)
+        if not allowed or case is None:
+            return self._refusal(context, case)
+        if case.status != "closed":
+            return await self._current_card(case.id or 0)
+        if (blocked := await self._blocked(case, action)) is not None:
+            return blocked
+        reason = _text(action.data, "reopen_reason")
+        if not reason:
+            return message_body(self._t("need_text"))
+        changes: dict[str, Any] = {"status": "acknowledged" if case.owner_aad_id else "new", "closed_at": None}
+        changed = await self._change(context, case, changes, "reopened", {"reason": reason})
+        return await self._after(changed, case, context)
+
     async def refresh(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
         allowed, case = await self._authorised(context, action, Role.DSO)
         if not allowed or case is None:
-            return self._refusal(case)
+            return self._refusal(context, case)
         return await self._current_card(case.id or 0)

@@ -16,8 +16,8 @@ from cards.choice_card import Choice, choice_card
 from cards.signpost_card import signpost_card
 from content.directory import Directory, Entry
 from content.texts import Texts
-from dialogs.triage import Assessment, Severity, Triage
 from storage.models import CaseCreate
+from understanding.lexicon import Assessment, Severity, Triage
 
 log = logging.getLogger(__name__)
 

@@ -46,6 +46,7 @@ INPUT_REVEAL_REASON: Final = "reveal_reason"
 INPUT_DECISION: Final = "decision"
 INPUT_DECISION_REASON: Final = "decision_reason"
 INPUT_CLOSE_NOTE: Final = "close_note"
+INPUT_REOPEN_REASON: Final = "reopen_reason"
 
 CATEGORIES: Final = ("radicalisation", "bullying", "online_safety", "abuse", "wellbeing", "other")
 DECISIONS: Final = ("channel", "social_care", "police", "internal_support", "signposted", "no_further_action")
@@ -290,10 +291,10 @@ def _notes(view: CaseCardView, texts: Texts, limits: _Limits) -> list[Element]:
 
 
 def _actions(view: CaseCardView, texts: Texts) -> list[Action]:
-    """What can be done next: nothing once closed, Acknowledge only while new, Confirm only awaiting a director."""
-    if view.status == "closed":
-        return []
+    """What can be done next: only Reopen once closed, Acknowledge only while new, Confirm only awaiting a director."""
     data = _action_data(view)
+    if view.status == "closed":
+        return [_reopen_action(texts, data)]
     actions: list[Action] = []
     if view.status == "new":
         actions.append(
@@ -414,6 +415,26 @@ def _close_action(texts: Texts, data: dict[str, Any]) -> Action:
         [text_block(texts.get("cards.case.actions.close_explain"), is_subtle=True), note],
         execute(texts.get("cards.case.actions.close_submit"), Verb.CASE_CLOSE, dict(data)),
     )
+
+
+def _reopen_action(texts: Texts, data: dict[str, Any]) -> Action:
+    reason = _text_input(
+        INPUT_REOPEN_REASON,
+        texts.get("cards.case.actions.reopen_label"),
+        texts.get("cards.case.actions.reopen_required"),
+        max_length=REASON_MAX_CHARS,
+        multiline=True,
+    )
+    return _show_card(
+        texts.get("cards.case.actions.reopen"),
+        [text_block(texts.get("cards.case.actions.reopen_explain"), is_subtle=True), reason],
+        execute(texts.get("cards.case.actions.reopen_submit"), Verb.CASE_REOPEN, dict(data)),
+    )
+
+
+def notice_block(text: str) -> Element:
+    """A one-line explanation shown above a card that is sent back instead of acting (stale or closed)."""
+    return text_block(text, weight="Bolder", color="Attention")
 
 
 # Pieces ------------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ class Verb(StrEnum):
     CASE_DECIDE = "case.decide"
     CASE_CONFIRM_DECISION = "case.confirm_decision"
     CASE_CLOSE = "case.close"
+    CASE_REOPEN = "case.reopen"
     CASE_REFRESH = "case.refresh"
     STAFF_FORM_SUBMIT = "staff_form.submit"
     LIVE_QUIZ_JOIN = "live_quiz.join"

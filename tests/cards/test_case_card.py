@@ -159,7 +159,7 @@ EXPECTED_VERBS = {
         Verb.CASE_CLOSE,
     ],
     "decided": [Verb.CASE_ASSIGN, Verb.CASE_NOTE, Verb.CASE_DECIDE, Verb.CASE_CLOSE],
-    "closed": [],
+    "closed": [Verb.CASE_REOPEN],
 }
 
 
@@ -188,11 +188,10 @@ def test_every_action_carries_case_id_and_version(texts: Texts) -> None:
             assert action["verb"] in set(Verb)
 
 
-def test_closed_card_shows_the_outcome_and_offers_nothing(texts: Texts) -> None:
+def test_closed_card_shows_the_outcome_and_offers_only_reopen(texts: Texts) -> None:
     card = case_card(state("closed"), texts)
-    assert "actions" not in card
-    assert executes(card) == []
-    assert inputs(card) == []
+    assert [a["verb"] for a in executes(card)] == [Verb.CASE_REOPEN]
+    assert [i["id"] for i in inputs(card)] == ["reopen_reason"]
     assert any("Channel panel offered support" in text for text in shown_texts(card))
     assert texts.get("cards.case.closed_heading") in shown_texts(card)
 

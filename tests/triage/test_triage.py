@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from benchmarks.triage_eval import Labelled, load_labelled, score
 from content.common import DEFAULT_CONTENT_DIR, ContentError
 from content.directory import Directory
-from dialogs.triage import DEFAULT_TRIAGE_PATH, Assessment, Severity, Triage
 from tests.content.test_directory import edit, line_of
+from understanding.lexicon import DEFAULT_TRIAGE_PATH, Assessment, Severity, Triage
 
 MIN_LABELLED = 200
 
