@@ -1,32 +1,48 @@
-"""Turn latency over loopback: a stock echo bot, the same echo bot with our edge fixes, and Safe Space.
+"""Turn latency over loopback: stock echo bots, the Agents SDK's echo bot, and Safe Space; and Safe Space's start-up.
 
+    .venv/bin/pip install -e '.[bench]'    # the Microsoft 365 Agents SDK, for agents-echo
     .venv/bin/python benchmarks/turn_latency.py [--users 16] [--seconds 8] [--postgres [BASE_URL]]
 
-Each bot runs in its own process (one core, as in production); this process runs the fake Bot Connector and
-16 simulated users, each in its own 1:1 chat, each sending its next message as soon as the last one was
-answered. A turn is timed from the POST to /api/messages until its HTTP response, by which time the bot's
-reply has reached the connector.
+Each bot runs in its own process; this process runs the fake Bot Connector and 16 simulated users, each in its
+own 1:1 chat, each sending its next message as soon as the last one was answered. A turn is timed from the POST
+to /api/messages until its HTTP response, by which time the bot's reply has reached the connector. For each bot
+it prints turns, turns/s, p50 and p99, the bot process's resident memory at the end (VmRSS) and its CPU time
+(user + system, all threads) per measured turn, and how many activities reached the connector per turn.
 
 The bots:
-  echo-stock    botbuilder's CloudAdapter as shipped
-  echo-cached   the same, with connector clients reused (bot/connector_cache.py): the issue's "fixed" echo
-  echo-edge     the same echo bot on Safe Space's own edge: bot/http.py and ConnectorAdapter (cached clients,
-                replies sent by bot/connector_sender.py), i.e. everything Safe Space's turn has but the bot
-  safespace     Safe Space's menu turn, with state, the conversation log and routing, on a fresh SQLite file
-                or, with --postgres, on a fresh database on that server, dropped afterwards
+  echo-stock      botbuilder's CloudAdapter as shipped
+  echo-cached     the same, with connector clients reused (bot/connector_cache.py): the issue's "fixed" echo
+  echo-edge       the same echo bot on Safe Space's own edge: bot/http.py and ConnectorAdapter (cached clients,
+                  replies sent by bot/connector_sender.py), i.e. everything Safe Space's turn has but the bot
+  agents-echo     the Microsoft 365 Agents SDK's echo bot (microsoft-agents-hosting-aiohttp, the `bench` extra),
+                  wired as the SDK's quickstart sample wires it and started anonymously (no app id)
+  safespace       Safe Space's `help` turn, with state, the conversation log, routing and the safety net (the
+                  same text every turn, so the reader's cache answers after the first), on a fresh SQLite file
+                  or, with --postgres, on a fresh database on that server, dropped afterwards
+  safespace-text  Safe Space answering a 25-word everyday message that is no command: every turn's text is
+                  new (FREE_TEXT below), so the safety net's model runs on every turn, then the question
+                  matcher; the texts are benign, and the run checks that no case was opened
+
+Start-up is timed from launching `python -m bot` (settings from the environment, a fresh SQLite file) until
+GET /healthz answers 200, then again on the database the first start made.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import logging
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -35,13 +51,66 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = ("echo-stock", "echo-cached", "echo-edge", "safespace")
+VARIANTS = ("echo-stock", "echo-cached", "echo-edge", "agents-echo", "safespace", "safespace-text")
+SAFESPACE = ("safespace", "safespace-text")
+
+# Everyday 25-word messages that are no command, name no online-safety topic and carry no risk words. Six
+# templates × 7 × 8⁴ fillers make 172,032 different texts, taken in order, so no text repeats in a run and the
+# reader's cache (4,096 texts) never answers: the model reads every one.
+FREE_TEXT_TEMPLATES = (
+    "on {day} i visited the {place} with my {person} and we talked about {topic} and {things} for ages before "
+    "getting chips on the way home",
+    "my {person} reckons {topic} is the best thing ever so on {day} we are going to the {place} to look at some "
+    "{things} after lunch",
+    "does anyone know if the {place} near college is open on {day} because my {person} wants to look at the "
+    "{things} and chat about {topic}",
+    "just got back from the {place} where my {person} spent the whole {day} afternoon chatting about {topic} and "
+    "{things} with everyone who walked past us",
+    "on {day} morning the {place} was busy so me and my {person} had a cup of tea talking about {topic} and then "
+    "looked at {things}",
+    "cannot wait for {day} because my {person} is taking me to the {place} to see the {things} and we might talk "
+    "about {topic} over lunch",
+)
+FREE_TEXT_FILLERS = (
+    ("day", ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")),
+    ("place", ("library", "market", "park", "museum", "bakery", "station", "allotment", "cinema")),
+    ("person", ("cousin", "sister", "brother", "neighbour", "aunt", "uncle", "mate", "grandad")),
+    ("things", ("trainers", "bikes", "films", "cakes", "recipes", "timetables", "puzzles", "plants")),
+    ("topic", ("football", "cooking", "holidays", "music", "gardening", "weather", "painting", "cycling")),
+)
+FREE_TEXT_WORDS = 25
+
+
+def free_text(n: int) -> str:
+    """The n-th everyday message: consecutive ones differ in template and, every sixth, in their fillers."""
+    template = FREE_TEXT_TEMPLATES[n % len(FREE_TEXT_TEMPLATES)]
+    n //= len(FREE_TEXT_TEMPLATES)
+    fillers = {}
+    for name, words in FREE_TEXT_FILLERS:
+        fillers[name] = words[n % len(words)]
+        n //= len(words)
+    text = template.format(**fillers)
+    assert len(text.split()) == FREE_TEXT_WORDS, text
+    return text
+
+
+def texts_for(variant: str) -> Callable[[], str]:
+    """What the users type, turn after turn, shared by all of them."""
+    if variant == "safespace-text":
+        counter = itertools.count()
+        return lambda: free_text(next(counter))
+    text = "help" if variant == "safespace" else "hello"
+    return lambda: text
 
 
 # The servers (run in a child process) ---------------------------------------------------------------------
 
 
 def serve(variant: str, port: int, database_url: str | None) -> None:
+    if variant == "agents-echo":
+        serve_agents_echo(port)
+        return
+
     from botbuilder.core import ActivityHandler, TurnContext
     from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
@@ -49,7 +118,7 @@ def serve(variant: str, port: int, database_url: str | None) -> None:
     from bot.config import Settings
     from bot.connector_cache import CachingBotFrameworkAuthentication
 
-    if variant == "safespace":
+    if variant in SAFESPACE:
         from bot.__main__ import serve as serve_safespace
 
         url = database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
@@ -67,7 +136,8 @@ def serve(variant: str, port: int, database_url: str | None) -> None:
         from bot.http import messages_handler
 
         edge = web.Application()
-        edge.router.add_post("/api/messages", messages_handler(ConnectorAdapter(Settings(_env_file=None)), bot))
+        handler = messages_handler(ConnectorAdapter(Settings(_env_file=None)), bot, local_mode=True)
+        edge.router.add_post("/api/messages", handler)
         web.run_app(edge, host="127.0.0.1", port=port, print=None, access_log=None)
         return
 
@@ -80,6 +150,40 @@ def serve(variant: str, port: int, database_url: str | None) -> None:
 
     app = web.Application()
     app.router.add_post("/api/messages", messages)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def serve_agents_echo(port: int) -> None:
+    """The Agents SDK's echo bot, wired as its quickstart sample is (configuration from the environment, an
+    MSAL connection manager, CloudAdapter, AgentApplication with state in MemoryStorage, the JWT middleware and
+    start_agent_process), with the sample's local, anonymous configuration: no app id, anonymous requests allowed.
+    """
+    from microsoft_agents.activity import load_configuration_from_env
+    from microsoft_agents.authentication.msal import MsalConnectionManager
+    from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware, start_agent_process
+    from microsoft_agents.hosting.core import AgentApplication, Authorization, MemoryStorage, TurnContext, TurnState
+
+    environ = {**os.environ, "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "True"}
+    config = load_configuration_from_env(environ)
+    # Without an app id the SDK warns on every turn that its UserTokenClient has none: thousands of lines in this
+    # script's output, and a deployed bot, having an app id, would not write them.
+    logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(logging.ERROR)
+    storage = MemoryStorage()
+    connection_manager = MsalConnectionManager(**config)
+    adapter = CloudAdapter(connection_manager=connection_manager)
+    authorization = Authorization(storage, connection_manager, **config)
+    agent_app = AgentApplication[TurnState](storage=storage, authorization=authorization, **config)
+
+    @agent_app.activity("message")
+    async def on_message(context: TurnContext, _state: TurnState) -> None:
+        await context.send_activity(f"echo: {context.activity.text}")
+
+    async def entry_point(request: web.Request) -> web.StreamResponse | None:
+        return await start_agent_process(request, agent_app, adapter)
+
+    app = web.Application(middlewares=[jwt_authorization_middleware])
+    app.router.add_post("/api/messages", entry_point)
+    app["agent_configuration"] = connection_manager.get_default_connection_configuration()
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
@@ -140,7 +244,15 @@ async def wait_ready(port: int, proc: subprocess.Popen) -> None:
     raise TimeoutError("server did not start")
 
 
-async def load(port: int, service_url: str, users: int, seconds: float, text: str) -> list[float]:
+async def load(
+    port: int,
+    service_url: str,
+    users: int,
+    seconds: float,
+    next_text: Callable[[], str],
+    measuring: Callable[[], None],
+) -> list[float]:
+    """`measuring` is called once warm-up is over, just before the measured turns start."""
     url = f"http://127.0.0.1:{port}/api/messages"
     latencies: list[float] = []
     errors = 0
@@ -151,8 +263,9 @@ async def load(port: int, service_url: str, users: int, seconds: float, text: st
         turn = 0
         while time.perf_counter() < stop_at:
             turn += 1
+            body = activity(n, turn, next_text(), service_url)
             started = time.perf_counter()
-            async with http.post(url, json=activity(n, turn, text, service_url)) as resp:
+            async with http.post(url, json=body) as resp:
                 await resp.read()
                 if resp.status >= 300:
                     errors += 1
@@ -163,6 +276,7 @@ async def load(port: int, service_url: str, users: int, seconds: float, text: st
     async with aiohttp.ClientSession(connector=connector) as http:
         stop_at = time.perf_counter() + 1.0  # warm-up: connections, caches, the first state rows
         await asyncio.gather(*(user(n, http, False) for n in range(users)))
+        measuring()
         stop_at = time.perf_counter() + seconds
         await asyncio.gather(*(user(n, http, True) for n in range(users)))
     if errors:
@@ -181,6 +295,76 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process now (VmRSS), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5), counted after the name
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Result:
+    turns: int
+    rate: float  # turns/s
+    p50: float  # ms
+    p99: float  # ms
+    rss: float  # MiB, at the end
+    cpu: float  # ms of the bot's CPU per turn
+    replies: float  # activities that reached the connector per turn
+
+
+async def count_cases(database_url: str) -> int:
+    from sqlalchemy import text
+
+    from storage.db import create_engine
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text("SELECT count(*) FROM safeguarding_case"))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def time_startup(database_url: str, log: Path) -> float:
+    """Seconds from launching `python -m bot` until GET /healthz answers 200."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "SAFESPACE_LOG_LEVEL": "WARNING",
+    }
+    with log.open("wb") as stderr:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env, stderr=stderr)
+    try:
+        async with aiohttp.ClientSession() as http:
+            while time.perf_counter() - started < 60:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"python -m bot exited with {proc.returncode}: see {log}")
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        if resp.status == 200:
+                            return time.perf_counter() - started
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.02)
+        raise TimeoutError("python -m bot did not answer /healthz within 60 s")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 async def main(users: int, seconds: float, postgres: str | None) -> None:
     if postgres is None:
         await run(users, seconds, None)
@@ -192,41 +376,87 @@ async def main(users: int, seconds: float, postgres: str | None) -> None:
 
 
 async def run(users: int, seconds: float, database_url: str | None) -> None:
+    load_before = os.getloadavg()[0]  # other work on the machine skews every number here: say how much there was
+    scratch = Path(tempfile.mkdtemp(prefix="safespace-bench-"))
+    startup_url = f"sqlite:///{scratch / 'startup.db'}"
+    # A fresh file (migrations run), then the file that start made.
+    startup = [await time_startup(startup_url, scratch / f"startup-{n}.log") for n in (1, 2)]
+
     connector = Connector()
     service_url = await connector.start()
-    results: dict[str, tuple[float, float, float, int]] = {}
+    results: dict[str, Result] = {}
+    cases: dict[str, int] = {}
     for variant in VARIANTS:
         port = free_port()
+        url = database_url
+        if variant in SAFESPACE and url is None:
+            url = f"sqlite:///{scratch / (variant + '.db')}"
         proc = subprocess.Popen(
             [sys.executable, __file__, "--serve", variant, "--port", str(port)]
-            + (["--database-url", database_url] if database_url else []),
+            + (["--database-url", url] if url else []),
             cwd=ROOT,
             env={**os.environ, "SAFESPACE_LOG_LEVEL": "WARNING"},
         )
+        before: dict[str, float] = {}
+
+        def measuring(pid: int = proc.pid, before: dict[str, float] = before) -> None:
+            before["cpu"] = cpu_seconds(pid)
+            before["received"] = connector.received
+
         try:
             await wait_ready(port, proc)
-            text = "menu" if variant == "safespace" else "hello"
-            latencies = await load(port, service_url, users, seconds, text)
+            latencies = await load(port, service_url, users, seconds, texts_for(variant), measuring)
+            cpu = cpu_seconds(proc.pid) - before["cpu"]
+            received = connector.received - before["received"]
+            rss = rss_mb(proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-        rate = len(latencies) / seconds
-        results[variant] = (rate, statistics.median(latencies) * 1000, percentile(latencies, 99) * 1000, len(latencies))
+        n = len(latencies)
+        results[variant] = Result(
+            turns=n,
+            rate=n / seconds,
+            p50=statistics.median(latencies) * 1000,
+            p99=percentile(latencies, 99) * 1000,
+            rss=rss,
+            cpu=cpu / n * 1000,
+            replies=received / n,
+        )
+        if variant in SAFESPACE and url is not None:
+            cases[variant] = await count_cases(url)
     await connector.runner.cleanup()
 
     database = "sqlite" if database_url is None else "postgresql"
     print(
         f"\n{users} concurrent users, {seconds:.0f} s per bot, loopback, one bot process each; "
-        f"safespace on {database}\n"
+        f"safespace on {database}; {os.cpu_count()} CPUs shared by the bot and this load; "
+        f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after\n"
     )
-    print(f"{'bot':<12} {'turns':>7} {'turns/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
-    for variant, (rate, p50, p99, n) in results.items():
-        print(f"{variant:<12} {n:>7} {rate:>9.1f} {p50:>8.2f} {p99:>8.2f}")
-    stock, cached, edge, safe = (results[v] for v in VARIANTS)
-    print(f"\necho-cached / echo-stock, turns/s : {cached[0] / stock[0]:.1f}x")
-    print(f"echo-edge / echo-stock, turns/s   : {edge[0] / stock[0]:.1f}x  (target: at least 5x)")
-    print(f"safespace / echo-cached, p50      : {safe[1] / cached[1]:.2f}x")
-    print(f"safespace / echo-edge, p50        : {safe[1] / edge[1]:.2f}x  (target: at most 1.5x)")
+    print(
+        f"{'bot':<15} {'turns':>7} {'turns/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'RSS MiB':>8} "
+        f"{'CPU ms/turn':>12} {'replies/turn':>13}"
+    )
+    for variant, r in results.items():
+        print(
+            f"{variant:<15} {r.turns:>7} {r.rate:>9.1f} {r.p50:>8.2f} {r.p99:>8.2f} {r.rss:>8.1f} "
+            f"{r.cpu:>12.2f} {r.replies:>13.2f}"
+        )
+    stock, cached, edge, agents, safe, text = (results[v] for v in VARIANTS)
+    print(f"\necho-cached / echo-stock, turns/s       : {cached.rate / stock.rate:.1f}x")
+    print(f"echo-edge / echo-stock, turns/s         : {edge.rate / stock.rate:.1f}x  (target: at least 5x)")
+    print(f"safespace / echo-cached, p50            : {safe.p50 / cached.p50:.2f}x")
+    print(f"safespace / echo-edge, p50              : {safe.p50 / edge.p50:.2f}x  (target: at most 1.5x)")
+    print(f"safespace (help) / agents-echo, turns/s : {safe.rate / agents.rate:.2f}x  (target: at least 1.0x)")
+    print(f"safespace-text p99                      : {text.p99:.1f} ms  (target: at most 150 ms)")
+    print(
+        f"start-up, python -m bot to /healthz 200 : {startup[0]:.2f} s on a new database, "
+        f"{startup[1]:.2f} s on an existing one  (target: under 10 s)"
+    )
+    opened = cases.get("safespace-text", 0) - cases.get("safespace", 0) if database_url else cases["safespace-text"]
+    print(f"cases opened by safespace-text          : {opened}  (must be 0: its texts are benign)")
+    if opened:
+        raise SystemExit(f"safespace-text opened cases: a text the bench sends is not benign (see {scratch})")
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

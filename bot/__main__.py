@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="serve the bot (the default)")
     commands.add_parser("migrate", help="apply database migrations and exit")
+    commands.add_parser(
+        "verify-restore",
+        help="check a restored case store without writing to it: schema, counts, every case readable",
+    )
     add_package_parser(commands)
     args = parser.parse_args(argv)
 
@@ -84,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             return _migrate(settings)
         if args.command == "package":
             return package_command(settings, args.out)
+        if args.command == "verify-restore":
+            from bot.verify_restore import verify_restore_command  # imported late, like the app
+
+            return verify_restore_command(settings.database_url)
         return serve(settings)
     except (InsecureHostError, ContentError, DatabaseUrlError) as exc:
         print(f"safespace: {exc}", file=sys.stderr)

@@ -59,6 +59,14 @@ class ConnectorAdapter(CloudAdapter):  # type: ignore[misc]
     async def close(self) -> None:
         await self.sender.close()
 
+    async def authenticate_header(self, auth_header: str) -> None:
+        """Check a Bot Framework token on its own, before the request body is read; raises when it is not valid.
+
+        With credentials only Teams is served, so the signing key must be endorsed for "msteams".
+        process_activity checks the token again with the activity's serviceUrl once the body is parsed.
+        """
+        await self.bot_framework_authentication.authenticate_streaming_request(auth_header, Channels.ms_teams)
+
     async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
         """CloudAdapterBase.send_activities, with the HTTP call made by ConnectorSender instead of msrest."""
         if not activities:

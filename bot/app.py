@@ -12,6 +12,7 @@ from botbuilder.core import ConversationState
 
 from bot import __version__
 from bot.adapter import SafeSpaceAdapter
+from bot.answers import Answers
 from bot.card_actions import CardActionRouter
 from bot.case_actions import CaseActions
 from bot.case_cards import CaseCards
@@ -23,7 +24,8 @@ from bot.graph import Graph, graph_config
 from bot.graph_mail import GraphMailNotifier
 from bot.graph_people import GraphPeople
 from bot.graph_roles import GraphRoleDirectory
-from bot.http import messages_handler
+from bot.health import degraded_reason
+from bot.http import MAX_BODY_BYTES, messages_handler
 from bot.live_quiz import LiveQuizService
 from bot.notifier import LogNotifier, Notifier
 from bot.people import People
@@ -52,6 +54,7 @@ from storage.db import Database, describe, open_database, ping
 from storage.log_redaction import install_log_redaction
 from storage.migrate import migrate
 from understanding.lexicon import TRIAGE_FILE, Triage
+from understanding.reader import Understanding
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ class Services:
     delivery: DeliveryWorker
     reminders: Reminders
     channels: SafeguardingChannels
+    understanding: Understanding
     notifier: LogNotifier  # the log, always; alert e-mail escalates to it
     live_quiz: LiveQuizService
     graph: Graph | None = None
@@ -167,6 +171,8 @@ def build_services(settings: Settings, database: Database) -> Services:
     bank = QuestionBank.load(settings.content_dir)
     directory = Directory.load(settings.content_dir)
     triage = Triage.load(settings.content_dir / TRIAGE_FILE)
+    # The model files are checked (SHA-256) and loaded once per process, however many apps a test starts.
+    understanding = Understanding.shared(triage, {e.id for e in directory.entries()}, settings.content_dir)
     routing = Routing.load(settings.content_dir)
     indicators = Indicators.load(settings.content_dir)
     sessionmaker = database.sessions
@@ -276,7 +282,15 @@ def build_services(settings: Settings, database: Database) -> Services:
             my_reports=MyReports(database, texts),
         ),
         router=Router(topic_flow=ONLINE_SAFETY, find_topic=lambda text: _topic_id(directory, text)),
-        safety_net=SafetyNet(triage=triage, directory=directory, texts=texts, intake=intake),
+        answers=Answers(understanding, directory, texts),
+        safety_net=SafetyNet(
+            understanding=understanding,
+            directory=directory,
+            texts=texts,
+            intake=intake,
+            database=database,
+            delivery=delivery,
+        ),
         card_actions=card_actions,
         group_commands={"start quiz": live_quiz.start},
         channels=safeguarding_channels,
@@ -291,6 +305,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         delivery=delivery,
         reminders=reminders,
         channels=safeguarding_channels,
+        understanding=understanding,
         notifier=log_notifier,
         live_quiz=live_quiz,
         graph=graph,
@@ -302,10 +317,16 @@ def build_services(settings: Settings, database: Database) -> Services:
 
 async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    database = describe(services.database.engine)
-    if await ping(services.database.engine):
-        return web.json_response({"status": "ok", "database": database, "version": __version__})
-    return web.json_response({"status": "unavailable", "database": database, "version": __version__}, status=503)
+    # The kind only: a file path or host name tells an unauthenticated caller about the machine.
+    database = services.database.engine.url.get_backend_name()
+    if not await ping(services.database.engine):
+        return web.json_response({"status": "unavailable", "database": database, "version": __version__}, status=503)
+    reason = degraded_reason(services.settings, graph_roles=services.graph_roles is not None)
+    if reason is not None:
+        # 200 all the same: a load balancer must keep an instance that can still take reports; monitoring reads
+        # the status.
+        return web.json_response({"status": "degraded", "reason": reason, "database": database, "version": __version__})
+    return web.json_response({"status": "ok", "database": database, "version": __version__})
 
 
 async def warm_graph(services: Services) -> None:
@@ -323,7 +344,7 @@ def create_app(settings: Settings) -> web.Application:
     install_log_redaction()
     database = open_database(settings.database_url)
     services = build_services(settings, database)
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SERVICES] = services
 
     async def database_context(app: web.Application) -> AsyncIterator[None]:
@@ -353,6 +374,10 @@ def create_app(settings: Settings) -> web.Application:
         await database.dispose()
 
     app.cleanup_ctx.append(database_context)
-    app.router.add_post("/api/messages", messages_handler(services.adapter, services.bot))
+    if (reason := degraded_reason(settings, graph_roles=services.graph_roles is not None)) is not None:
+        log.error("Safe Space is degraded: %s", reason)
+    app.router.add_post(
+        "/api/messages", messages_handler(services.adapter, services.bot, local_mode=settings.local_mode)
+    )
     app.router.add_get("/healthz", healthz)
     return app

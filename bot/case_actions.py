@@ -7,6 +7,7 @@ Teams retries an invoke it did not hear back from in time: the invoke's id makes
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +34,8 @@ DECISIONS = ("channel", "social_care", "police", "internal_support", "signposted
 NEEDS_DIRECTOR = frozenset({"channel"})
 _MAX_TEXT = 4000
 _ROLES_KEY = "safespace.case_actions.roles"
+REFUSALS_RECORDED = 10  # refusals recorded per person and case within REFUSALS_WINDOW
+REFUSALS_WINDOW = dt.timedelta(hours=1)
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:
@@ -100,16 +103,27 @@ class CaseActions:
         if role in roles:
             return True, case
         person = context.activity.from_property
+        presser = aad_object_id(context.activity)
         async with self._db.sessions.begin() as session:
-            await cases.record_event(
+            recent = await cases.count_events(
                 session=session,
                 case_id=case.id or 0,
                 kind="refused",
-                actor_aad_id=aad_object_id(context.activity),
-                actor_name=person.name if person else None,
-                detail={"verb": action.verb, "roles": sorted(roles)},
-                action_id=self._action_id(context),
+                actor_aad_id=presser,
+                since=utcnow() - REFUSALS_WINDOW,
             )
+            # Every refusal is recorded up to a limit per person and case; past it, forged presses would only
+            # flood the chronology, so they are refused without another entry (and still logged).
+            if recent < REFUSALS_RECORDED:
+                await cases.record_event(
+                    session=session,
+                    case_id=case.id or 0,
+                    kind="refused",
+                    actor_aad_id=presser,
+                    actor_name=person.name if person else None,
+                    detail={"verb": action.verb, "roles": sorted(roles)},
+                    action_id=self._action_id(context),
+                )
         log.warning("refused %s on case %s for a user without the %s role", action.verb, case.reference, role)
         return False, case
 

@@ -42,11 +42,13 @@ class CaseCards:
             (
                 event.actor_name or "?",
                 uk_time(event.at, self._texts),
-                json.loads(event.detail or "{}").get("text", ""),
+                self._note_text(event),
             )
             for event in events
-            if event.kind == "note"
+            if event.kind in ("note", "flagged_again")
         )
+        created = next((e for e in events if e.kind == "created"), None)
+        flagged_by = json.loads(created.detail or "{}").get("flagged_by") if created is not None else None
         indicators = tuple(
             (self._indicators.label(item["indicator"]), item.get("detail", ""))
             for item in json.loads(case.indicators or "[]")
@@ -82,7 +84,15 @@ class CaseCards:
             indicators=indicators,
             action_taken=case.action_taken,
             others_aware=case.others_aware,
+            flagged_by=flagged_by if isinstance(flagged_by, str) else None,
         )
+
+    def _note_text(self, event: CaseEvent) -> str:
+        detail = json.loads(event.detail or "{}")
+        text = str(detail.get("text", ""))
+        if event.kind == "flagged_again":
+            return self._texts.get("cards.case.flagged_again", why=detail.get("flagged_by", ""), text=text)
+        return text
 
     def card(self, case: Case, events: list[CaseEvent], now: dt.datetime | None = None) -> Card:
         return case_card(self.view(case, events, now), self._texts)

@@ -1,4 +1,9 @@
-"""Middleware that writes every activity in and out of a turn to the conversation log."""
+"""Middleware that writes every activity in and out of a turn to the conversation log.
+
+A case card is logged as a reference (case id and the version it was drawn from), not its content: the case
+store already holds the case and its chronology, and a full copy of the card on every DSO action would spread
+what a reporter wrote across the log, once per press.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 from botbuilder.core import InvokeResponse, Middleware, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
+from bot.card_actions import CARD_RESPONSE
 from bot.teams_context import addressed_to_bot, conversation_type, is_proactive
 from storage.batch_writer import LogBatcher
 from storage.models import ConversationLogBase
@@ -17,9 +23,38 @@ from storage.models import ConversationLogBase
 log = logging.getLogger(__name__)
 
 
+_ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+_CASE_VERB_PREFIX = "case."
+
+
+def case_card_reference(card: Any) -> dict[str, int] | None:
+    """{"case_id", "version"} when `card` is a case card (its buttons act on a case), else None."""
+    stack = [card]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            data = node.get("data")
+            verb = node.get("verb")
+            if (
+                node.get("type") == "Action.Execute"
+                and isinstance(verb, str)
+                and verb.startswith(_CASE_VERB_PREFIX)
+                and isinstance(data, dict)
+                and isinstance(data.get("case_id"), int)
+                and isinstance(data.get("version"), int)
+            ):
+                return {"case_id": data["case_id"], "version": data["version"]}
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready data without msrest's serializer, which costs more than the rest of the logging."""
     if isinstance(value, Attachment):
+        if value.content_type == _ADAPTIVE_CARD and (reference := case_card_reference(value.content)) is not None:
+            return {"contentType": value.content_type, "case_card": reference, "name": value.name}
         return {"contentType": value.content_type, "content": value.content, "name": value.name}
     if isinstance(value, InvokeResponse):
         return {"status": value.status, "body": _plain(value.body)}
@@ -39,6 +74,11 @@ def _payload(activity: Activity) -> str | None:
     extra: dict[str, Any] = {}
     if activity.type == ActivityTypes.invoke_response:
         value = _plain(activity.value)
+        body = value.get("body") if isinstance(value, dict) else None
+        if isinstance(body, dict) and body.get("type") == CARD_RESPONSE:
+            # The pressed card redrawn for the presser: a case card is kept as its reference only.
+            if (reference := case_card_reference(body.get("value"))) is not None:
+                value["body"] = {**body, "value": {"case_card": reference}}
         extra.update(value if isinstance(value, dict) else {"body": value})
     else:
         if activity.value is not None:

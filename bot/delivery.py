@@ -176,8 +176,23 @@ class DeliveryWorker:
         if channel is None:
             # No safeguarding channel: every DSO gets the case in their own 1:1 chat, each delivered and
             # retried on its own.
+            dsos = sorted(await self._roles.members(Role.DSO))
+            if not dsos:
+                # Marking this sent would file the case where nobody sees it. Say so now (not after the usual
+                # five failures) and keep it pending: it goes out once a channel or a DSO exists.
+                if message.attempts == 0:
+                    await self._notifier.alert(
+                        Alert(
+                            subject="A new case has nobody to go to",
+                            reason="no safeguarding channel can take it and no DSO is configured; "
+                            "it is kept and sent as soon as there is one",
+                            reference=case.reference,
+                            category=case.category,
+                        )
+                    )
+                raise NotDeliverableYet("no safeguarding channel and no DSO to send the case to")
             async with self._db.sessions.begin() as session:
-                for aad in sorted(await self._roles.members(Role.DSO)):
+                for aad in dsos:
                     await outbox.enqueue(
                         session=session,
                         dedupe_key=f"case-card-dm:{case.id}:{aad}",

@@ -71,6 +71,7 @@ from cards.verbs import Verb
 from content.quiz_bank import Question, QuestionBank, QuizValue
 from content.texts import Texts
 from storage import live_quiz, outbox
+from storage.channels import base_conversation_id
 from storage.db import Database
 from storage.live_quiz import (
     CLOSED,
@@ -117,6 +118,8 @@ REQUIRED_TEXTS: Final = (
         for key in (
             "not_found",
             "not_trainer",
+            "not_your_quiz",
+            "wrong_chat",
             "joined",
             "already_joined",
             "finished",
@@ -299,9 +302,11 @@ def _posted_key(quiz_id: int, slot: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Facts:
-    """What never changes about a quiz once started, so an answer needs no extra read to be checked."""
+    """What never changes about a quiz once started, so a press needs no extra read to be checked."""
 
     question_ids: tuple[str, ...]
+    conversation_id: str  # without a channel thread's ";messageid=": a reply in the thread is the same chat
+    trainer_aad_id: str  # lower case
 
 
 CardKey = tuple[int, int]  # (quiz id, slot): LOBBY_SLOT or a question index
@@ -451,9 +456,31 @@ class LiveQuizService:
 
     # Buttons ----------------------------------------------------------------------------------------------------
 
-    async def _not_trainer(self, context: TurnContext) -> dict[str, Any] | None:
-        if Role.TRAINER in await self._roles.roles_of(aad_object_id(context.activity)):
+    def _elsewhere(self, context: TurnContext, facts: _Facts) -> dict[str, Any] | None:
+        """The refusal for a press that did not come from the quiz's own chat, or None.
+
+        A card's data is only a quiz id: anyone can send it from any chat (their own 1:1 with the bot, say), so
+        the conversation the press came from is what says whether they are in the room.
+        """
+        conversation = context.activity.conversation
+        if base_conversation_id((conversation.id if conversation else None) or "") == facts.conversation_id:
             return None
+        log.info("refused a live quiz press from outside the quiz's conversation")
+        return self._reply("wrong_chat")
+
+    async def _not_in_charge(self, context: TurnContext, facts: _Facts) -> dict[str, Any] | None:
+        """Begin, next and end belong to the trainer who started the quiz, or a director; None when allowed."""
+        if (refused := self._elsewhere(context, facts)) is not None:
+            return refused
+        presser = (aad_object_id(context.activity) or "").strip().lower()
+        if presser and presser == facts.trainer_aad_id:
+            return None
+        roles = await self._roles.roles_of(presser or None)
+        if Role.DIRECTOR in roles:
+            return None
+        if Role.TRAINER in roles:
+            log.info("refused a live quiz control to a trainer who did not start the quiz")
+            return self._reply("not_your_quiz")
         log.info("refused a live quiz control to someone who is not a trainer")
         return self._reply("not_trainer")
 
@@ -468,8 +495,11 @@ class LiveQuizService:
 
     async def join(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
         quiz_id = _int(action.data, "quiz_id")
-        if quiz_id is None:
+        facts = await self._facts_of(quiz_id) if quiz_id is not None else None
+        if quiz_id is None or facts is None:
             return self._reply("not_found")
+        if (refused := self._elsewhere(context, facts)) is not None:
+            return refused
         key, aad, first = self._who(context)
         async with self._db.sessions.begin() as session:
             joined = await live_quiz.join(
@@ -497,6 +527,8 @@ class LiveQuizService:
         facts = await self._facts_of(quiz_id)
         if facts is None:
             return self._reply("not_found")
+        if (refused := self._elsewhere(context, facts)) is not None:
+            return refused
         question = self._bank.get(facts.question_ids[index]) if 0 <= index < len(facts.question_ids) else None
         if question is None or not 0 <= option < len(question.options):
             return self._reply("bad_answer")
@@ -530,11 +562,12 @@ class LiveQuizService:
         return self._reply("not_open")
 
     async def begin(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
-        if (refused := await self._not_trainer(context)) is not None:
-            return refused
         quiz_id = _int(action.data, "quiz_id")
-        if quiz_id is None:
+        facts = await self._facts_of(quiz_id) if quiz_id is not None else None
+        if quiz_id is None or facts is None:
             return self._reply("not_found")
+        if (refused := await self._not_in_charge(context, facts)) is not None:
+            return refused
         changed: LiveQuiz | None = None
         async with self._db.sessions.begin() as session:
             quiz = await live_quiz.get_quiz(session=session, quiz_id=quiz_id)
@@ -551,13 +584,14 @@ class LiveQuizService:
 
         The button says which it means, so a retried or double press cannot skip a question.
         """
-        if (refused := await self._not_trainer(context)) is not None:
-            return refused
         quiz_id = _int(action.data, "quiz_id")
         index = _int(action.data, "question_index")
         moving_from = action.data.get("from")
-        if quiz_id is None or index is None:
+        facts = await self._facts_of(quiz_id) if quiz_id is not None else None
+        if quiz_id is None or index is None or facts is None:
             return self._reply("not_found")
+        if (refused := await self._not_in_charge(context, facts)) is not None:
+            return refused
         changed: LiveQuiz | None = None
         async with self._db.sessions.begin() as session:
             quiz = await live_quiz.get_quiz(session=session, quiz_id=quiz_id)
@@ -579,12 +613,13 @@ class LiveQuizService:
         return await self._card_response(quiz_id, index)
 
     async def end(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
-        if (refused := await self._not_trainer(context)) is not None:
-            return refused
         quiz_id = _int(action.data, "quiz_id")
         slot = _int(action.data, "question_index")
-        if quiz_id is None:
+        facts = await self._facts_of(quiz_id) if quiz_id is not None else None
+        if quiz_id is None or facts is None:
             return self._reply("not_found")
+        if (refused := await self._not_in_charge(context, facts)) is not None:
+            return refused
         changed: LiveQuiz | None = None
         async with self._db.sessions.begin() as session:
             quiz = await live_quiz.get_quiz(session=session, quiz_id=quiz_id)
@@ -879,7 +914,11 @@ class LiveQuizService:
                 return None
             if len(self._facts) >= _CACHE_LIMIT:
                 self._facts.clear()
-            facts = self._facts[quiz_id] = _Facts(question_ids=tuple(quiz.questions()))
+            facts = self._facts[quiz_id] = _Facts(
+                question_ids=tuple(quiz.questions()),
+                conversation_id=base_conversation_id(quiz.conversation_id),
+                trainer_aad_id=quiz.trainer_aad_id.strip().lower(),
+            )
         return facts
 
     # The deadline task ------------------------------------------------------------------------------------------

@@ -28,12 +28,23 @@ class ReportIntake:
         self._delivery = delivery
 
     async def store(
-        self, case: CaseCreate, *, actor_aad_id: str | None, actor_name: str | None, action_id: str | None = None
+        self,
+        case: CaseCreate,
+        *,
+        actor_aad_id: str | None,
+        actor_name: str | None,
+        action_id: str | None = None,
+        detail: dict[str, Any] | None = None,
     ) -> Case:
         async with self._db.sessions.begin() as session:
             # With an action id (a form's invoke), a retried submit gets the case the first one made.
             stored = await cases.create_case(
-                session=session, case=case, actor_aad_id=actor_aad_id, actor_name=actor_name, action_id=action_id
+                session=session,
+                case=case,
+                actor_aad_id=actor_aad_id,
+                actor_name=actor_name,
+                action_id=action_id,
+                detail=detail,
             )
             assert stored.id is not None
             await outbox.enqueue(

@@ -131,6 +131,22 @@ class SafeguardingChannels:
         if Role.DSO not in await self._roles.roles_of(aad_object_id(activity)):
             await context.send_activity(self._t("dso_only"))
             return
+        data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        channel = data.get("channel")
+        channel_data = channel if isinstance(channel, dict) else {}
+        if activity.conversation.conversation_type == "channel" or data.get("team") or channel_data:
+            # The roster check below reads the *team's* members (Teams answers for the team whenever a team is
+            # present), so it only describes who can see a standard channel. A shared channel can hold people
+            # from outside the team, and a private one is not what we checked either: refuse both, and any
+            # channel Teams does not say is standard, before reading anything.
+            kind = channel_data.get("membershipType")
+            if kind != "standard":
+                log.warning("refused to register a %s channel: %s", kind or "unknown", conversation_tag(activity))
+                if kind in ("shared", "private"):
+                    await context.send_activity(self._t("not_standard", kind=kind))
+                else:
+                    await context.send_activity(self._t("kind_unknown"))
+                return
         try:
             check = await self.check_roster(context)
         except Exception:
@@ -140,9 +156,8 @@ class SafeguardingChannels:
         if not check.safe:
             await context.send_activity(self._t("refused", names=", ".join(check.outsiders)))
             return
-        data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
         team_id = (data.get("team") or {}).get("id")
-        channel_id = (data.get("channel") or {}).get("id")
+        channel_id = channel_data.get("id")
         person = activity.from_property
         async with self._db.sessions.begin() as session:
             await channels.register_channel(

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import jsonpickle
 from botbuilder.core import Storage, StoreItem
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.state_codec import UnsafeState, decode_state, encode_state
 from storage import bot_state
 from storage.bot_state import ETagConflictError, StateWrite
 from storage.state_reads import StateReader
@@ -20,13 +20,19 @@ _ETAG = "e_tag"
 
 
 def _encode(value: Any) -> str:
-    # botbuilder keeps DialogState/DialogInstance objects in state; jsonpickle records their classes so they
-    # come back as the same types. make_refs=False keeps the JSON readable and free of cross-references.
-    return str(jsonpickle.encode(value, make_refs=False))
+    # Plain JSON with an explicit codec for the SDK types botbuilder keeps in state (bot/state_codec.py): reading
+    # a row can never import or call anything the row names.
+    return encode_state(value)
 
 
-def _decode(data: str) -> Any:
-    return jsonpickle.decode(data, safe=True)  # noqa: S301 - only our own writes are in this table
+def _decode(key: str, data: str) -> Any:
+    """The stored value, or an empty state when the row cannot be read safely (an old jsonpickle row naming
+    other types, a tampered row): the conversation starts afresh rather than the turn failing or code running."""
+    try:
+        return decode_state(data)
+    except UnsafeState as exc:
+        log.warning("state %s was not read: %s; treating it as empty", key, exc)
+        return {}
 
 
 def _etag_of(value: Any) -> str | None:
@@ -60,7 +66,7 @@ class SqlStorage(Storage):  # type: ignore[misc]
         found = await self._reader.read(keys)
         items: dict[str, Any] = {}
         for key, (data, etag) in found.items():
-            value = _decode(data)
+            value = _decode(key, data)
             if isinstance(value, dict):
                 value[_ETAG] = etag
             elif isinstance(value, StoreItem):

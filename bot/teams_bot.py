@@ -17,6 +17,7 @@ from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.dialogs import DialogSet, DialogTurnStatus
 from botbuilder.schema import ChannelAccount
 
+from bot.answers import ACTION_FLOWS, Answers
 from bot.card_actions import CardActionRouter, error_body
 from bot.conversation_refs import ReferenceRecorder
 from bot.people import People
@@ -36,7 +37,9 @@ from cards.escape import escape_markdown
 from cards.menu_card import MenuEntry, menu_card
 from content.texts import Texts
 from dialogs.flow import Flow
-from dialogs.router import Intent, Router, normalise
+from dialogs.router import Intent, Routed, Router, normalise
+from understanding.questions import QuestionMatch
+from understanding.reader import Reading
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         group_commands: Mapping[str, GroupCommand] | None = None,
         router: Router | None = None,
         safety_net: SafetyNet | None = None,
+        answers: Answers | None = None,
     ) -> None:
         super().__init__()
         texts.require(*REQUIRED_TEXTS)
@@ -85,6 +89,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         self._people = people
         self._channels = channels
         self._safety_net = safety_net
+        self._answers = answers
         self._turn_locks = TurnLocks()
         # Commands for group chats and channels, matched on the start of the (mention-stripped) text.
         self._group_commands = {normalise(k): v for k, v in (group_commands or {}).items()}
@@ -114,17 +119,21 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         if not addressed_to_bot(activity):
             return
         text = typed_text(activity)
-        if self._safety_net is not None and text:
-            # Before anything else, whatever dialog the person is in: danger gets an answer first.
-            await self._safety_net.check(turn_context, text)
-        dialog_context = await self._dialogs.create_context(turn_context)
         routed = self._router.route(text)
+        reading: Reading | None = None
+        if self._safety_net is not None and text:
+            # Before anything else, whatever dialog the person is in: danger gets an answer first. A known
+            # command ("help", a menu button) needs only the lexicon; everything else is read by the model too.
+            reading = await self._safety_net.check(turn_context, text, use_model=not routed.exact)
+        dialog_context = await self._dialogs.create_context(turn_context)
 
         if routed.intent is Intent.HELP:
             key = "help.text" if is_personal(activity) else "help.group"
             await turn_context.send_activity(self._texts.get(key))
             if dialog_context.active_dialog is not None:
                 await dialog_context.reprompt_dialog()
+            elif is_personal(activity):
+                await self._send_menu(turn_context)  # what Safe Space can do, as buttons
             return
         if not is_personal(activity) and (command := self._group_command(text)) is not None:
             handler, rest = command
@@ -150,6 +159,18 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                     await flow.on_complete(turn_context, result.result)
                 await self._send_menu(turn_context)
             return
+        match: QuestionMatch | None = None
+        if routed.intent is Intent.UNKNOWN and self._answers is not None and text:
+            match = self._answers.match(text)
+            if match.answer is not None and match.answer.action is None:
+                await turn_context.send_activity(self._answers.answer(match.answer))
+                return
+            if match.answer is not None:
+                flow_id = ACTION_FLOWS.get(match.answer.action or "")
+                if flow_id is None or flow_id not in self._flows:
+                    await self._send_menu(turn_context)
+                    return
+                routed = Routed(Intent.FLOW, flow_id)
         if routed.intent is Intent.FLOW and routed.flow_id is not None:
             flow = self._flows[routed.flow_id]
             roles = await self._roles.roles_of(aad_object_id(activity))
@@ -160,9 +181,29 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 if not handled and flow.dialog is not None:
                     await dialog_context.begin_dialog(flow.id, {"argument": routed.argument})
                 return
-        if routed.intent is not Intent.GREETING:
-            await turn_context.send_activity(self._texts.get("fallback.unknown"))
-        await self._send_menu(turn_context)
+        if routed.intent is Intent.GREETING:
+            await self._send_menu(turn_context)
+            return
+        if reading is not None and reading.flagged:
+            return  # the safety net has already answered, with help that fits
+        await self._not_understood(turn_context, text, reading, match)
+
+    async def _not_understood(
+        self, turn_context: TurnContext, text: str, reading: Reading | None, match: QuestionMatch | None
+    ) -> None:
+        """Never a bare "didn't understand": a check-in when it sounds hard, otherwise the closest and the menu."""
+        if self._answers is None or not is_personal(turn_context.activity):
+            # In a group, say so briefly and show what can be done there; suggestions are for 1:1 chats.
+            await turn_context.send_activity(self._texts.get("fallback.group"))
+            await self._send_menu(turn_context)
+            return
+        if reading is not None and reading.distressed and is_personal(turn_context.activity):
+            await turn_context.send_activity(self._answers.check_in())
+            return
+        if match is not None and match.suggestions:
+            await turn_context.send_activity(self._answers.suggestions(match.suggestions, "did_you_mean"))
+            return
+        await turn_context.send_activity(self._answers.closest(text))
 
     def _group_command(self, text: str) -> tuple[GroupCommand, str] | None:
         said = normalise(text)

@@ -86,6 +86,7 @@ class CaseCardView:
     indicators: tuple[tuple[str, str], ...] = ()  # (label, free text), staff reports only
     action_taken: str | None = None
     others_aware: str | None = None
+    flagged_by: str | None = None  # the safety net's reason ("model: Harm to other people, 0.93"), triage cases only
 
 
 def case_card(view: CaseCardView, texts: Texts) -> Card:
@@ -157,10 +158,10 @@ def _header(view: CaseCardView, texts: Texts) -> Element:
 
 
 def _facts(view: CaseCardView, texts: Texts, limits: _Limits) -> Element:
-    facts: list[tuple[str, str]] = [
-        ("category", _label(texts, "cards.categories", view.category)),
-        ("about", _label(texts, "cards.case.about", view.about)),
-    ]
+    facts: list[tuple[str, str]] = [("category", _label(texts, "cards.categories", view.category))]
+    if view.flagged_by:
+        facts.append(("flagged_by", escape_markdown(truncate(view.flagged_by, limits.field))))
+    facts.append(("about", _label(texts, "cards.case.about", view.about)))
     if view.subject_name:
         facts.append(("subject", _name(view.subject_name, limits)))
     facts += [

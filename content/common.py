@@ -105,7 +105,18 @@ def read_yaml(path: Path) -> Any:
 
 
 def load_model(path: Path, model: type[M]) -> M:
-    """Load one YAML file into `model`, raising ContentError naming file, line and field on any problem."""
+    """Load one YAML file into `model`, raising ContentError naming file, line and field on any problem.
+
+    A good file is read once with libyaml (fast: start-up reads every content file); only a file that fails is
+    read again with line numbers kept, to say where the problem is.
+    """
+    fast_loader = getattr(yaml, "CSafeLoader", None)
+    if fast_loader is not None:
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=fast_loader)  # noqa: S506 - a safe loader
+            return model.model_validate(data)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError):
+            pass  # the slow path below explains what is wrong, with the line
     raw = read_yaml(path)
     try:
         return model.model_validate(_strip_lines(raw))

@@ -23,6 +23,7 @@ class Routed:
     intent: Intent
     flow_id: str | None = None
     argument: str | None = None  # e.g. the topic in "who can I talk to about bullying"
+    exact: bool = False  # the whole message was a known command or phrase (a button, "help", "quiz")
 
 
 _HELP = {"help", "help me", "what can you do", "what do you do", "?", "commands"}
@@ -59,17 +60,17 @@ class Router:
     def route(self, text: str) -> Routed:
         said = normalise(text)
         if said in _HELP:
-            return Routed(Intent.HELP)
+            return Routed(Intent.HELP, exact=True)
         if said in _MENU:
-            return Routed(Intent.MENU)
+            return Routed(Intent.MENU, exact=True)
         if said in _CANCEL:
-            return Routed(Intent.CANCEL)
+            return Routed(Intent.CANCEL, exact=True)
         if said in _REGISTER:
-            return Routed(Intent.REGISTER_CHANNEL)
+            return Routed(Intent.REGISTER_CHANNEL, exact=True)
         if said in self._flow_words:
-            return Routed(Intent.FLOW, self._flow_words[said])
+            return Routed(Intent.FLOW, self._flow_words[said], exact=True)
         if said in _GREETING or not said:
-            return Routed(Intent.GREETING)
+            return Routed(Intent.GREETING, exact=True)
         for pattern, flow_id in self._patterns:
             match = pattern.search(said)
             if match:

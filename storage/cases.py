@@ -187,8 +187,11 @@ async def create_case(
     actor_name: str | None,
     now: dt.datetime | None = None,
     action_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
 ) -> Case:
     """Store a new report with the next reference (SS-2026-0042) and its "created" event; the caller commits.
+
+    `detail` adds to the created event (e.g. why the safety net flagged the message).
 
     With `action_id` (the submitting card's), a retried submission returns the case it already made instead of
     making a second one.
@@ -212,7 +215,7 @@ async def create_case(
         kind="created",
         actor_aad_id=actor_aad_id,
         actor_name=actor_name,
-        detail={"source": row.source, "urgent": row.urgent, "incomplete": row.incomplete},
+        detail={**(detail or {}), "source": row.source, "urgent": row.urgent, "incomplete": row.incomplete},
         action_id=action_id,
         at=now,
     )
@@ -336,6 +339,24 @@ async def record_event(
     )
 
 
+async def count_events(
+    *, session: AsyncSession, case_id: int, kind: str, actor_aad_id: str | None, since: dt.datetime
+) -> int:
+    """How many `kind` events this person caused on the case since `since`."""
+    actor = col(CaseEvent.actor_aad_id)
+    rows = await session.execute(
+        select(func.count())
+        .select_from(CaseEvent)
+        .where(
+            col(CaseEvent.case_id) == case_id,
+            col(CaseEvent.kind) == kind,
+            actor.is_(None) if actor_aad_id is None else actor == actor_aad_id,
+            col(CaseEvent.at) >= since,
+        )
+    )
+    return int(rows.scalar_one())
+
+
 async def chronology(*, session: AsyncSession, case_id: int) -> list[CaseEvent]:
     """Everything that happened to a case, oldest first."""
     rows = await session.execute(
@@ -356,6 +377,23 @@ async def cases_reported_by(*, session: AsyncSession, reporter_aad_id: str) -> l
         .execution_options(populate_existing=True)
     )
     return list(rows.scalars())
+
+
+async def fresh_case_of(*, session: AsyncSession, reporter_aad_id: str, since: dt.datetime) -> Case | None:
+    """The newest case this person raised since `since` that nobody has picked up yet: where a further worry of
+    theirs belongs, so the DSO gets one case rather than several cards for the same thing."""
+    rows = await session.execute(
+        select(Case)
+        .where(
+            col(Case.reporter_aad_id) == _aad(reporter_aad_id),
+            col(Case.status) == "new",
+            col(Case.created_at) >= since,
+        )
+        .order_by(col(Case.created_at).desc(), col(Case.id).desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+    return rows.scalars().first()
 
 
 async def open_cases(*, session: AsyncSession) -> list[Case]:

@@ -139,6 +139,7 @@ class Rig:
         team_id: str = "19:team-safeguarding@thread.tacv2",
         channel_id: str = "19:cases@thread.tacv2",
         thread: str | None = None,
+        membership_type: str | None = "standard",
     ) -> Chat:
         conversation_id = f"{channel_id};messageid={thread}" if thread else channel_id
         return Chat(
@@ -150,6 +151,7 @@ class Rig:
             conversation_type="channel",
             team_id=team_id,
             channel_id=channel_id,
+            membership_type=membership_type,
         )
 
 

@@ -91,12 +91,12 @@ async def test_a_closed_case_changes_only_through_a_recorded_reopen(fast_rig: Ri
     [closed] = await all_cases(rig)
     assert closed.status == "closed"
 
-    status, body = await dso.execute(
+    _, body = await dso.execute(
         Verb.CASE_DECIDE,
         {"case_id": case.id, "version": closed.version, "decision": "police", "decision_reason": "after closing"},
     )
     assert "this case is closed" in card_text(body["value"])
-    status, body = await dso.execute(Verb.CASE_NOTE, {"case_id": case.id, "version": closed.version, "note_text": "x"})
+    _, body = await dso.execute(Verb.CASE_NOTE, {"case_id": case.id, "version": closed.version, "note_text": "x"})
     assert "this case is closed" in card_text(body["value"])
     [same] = await all_cases(rig)
     assert (same.version, same.decision) == (closed.version, None)
@@ -124,3 +124,16 @@ async def test_a_missing_case_answers_a_learner_exactly_like_a_refused_one(fast_
     refused = await learner.execute(Verb.CASE_NOTE, {"case_id": case.id, "version": case.version, "note_text": "x"})
     missing = await learner.execute(Verb.CASE_NOTE, {"case_id": case_id, "version": 1, "note_text": "x"})
     assert refused == missing and refused[0] == 200
+
+
+async def test_forged_presses_cannot_flood_the_chronology(fast_rig: Rig) -> None:
+    from bot.case_actions import REFUSALS_RECORDED
+
+    rig = fast_rig
+    case = await _case(rig)
+    learner = rig.personal(rig.cast.learner)
+    for _ in range(REFUSALS_RECORDED + 5):
+        status, body = await learner.execute(Verb.CASE_NOTE, {"case_id": case.id, "version": case.version})
+        assert status == 200 and "Only the safeguarding team" in body["value"]
+    refused = [e for e in await events_of(rig, case.id) if e.kind == "refused"]
+    assert len(refused) == REFUSALS_RECORDED

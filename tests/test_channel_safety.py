@@ -131,7 +131,7 @@ async def test_a_note_after_deactivation_never_reaches_the_old_channel(fast_rig:
     await (await register_channel(rig)).replies(1)
     dso_chat = rig.personal(rig.cast.dso)
     await dso_chat.say("hi")
-    description = "My friend said someone at the bus stop keeps following her home."
+    description = "My friend keeps getting left out of the group chat by people on our course."
     replies = await walk_report(rig.personal(rig.cast.learner), description)
     reference = reference_from(replies)
     posted = await rig.connector.wait_for(
@@ -177,3 +177,30 @@ async def test_a_note_after_deactivation_never_reaches_the_old_channel(fast_rig:
         lambda s: s.conversation_id == dso_chat.conversation_id and reference in (s.text or ""), after=mark
     )
     assert not [s for s in rig.connector.since(mark) if s.conversation_id.startswith(CHANNEL_ID)]
+
+
+@pytest.mark.parametrize("kind", ["shared", "private", None])
+async def test_only_a_standard_channel_can_be_registered_and_the_roster_is_not_read_otherwise(
+    fast_rig: Rig, kind: str | None
+) -> None:
+    """Security review item 3: Teams answers a roster request with the *team's* members, so in a shared channel
+    (people from outside the team) the check would look at the wrong people. Anything but a channel Teams calls
+    standard is refused before the roster is read, even when the team itself is safe."""
+    rig = fast_rig
+    cast = rig.cast
+    rig.connector.set_members(TEAM_ID, [member(p) for p in (cast.dso, cast.deputy, cast.director)], CHANNEL_ID)
+    chat = rig.channel(cast.dso, team_id=TEAM_ID, channel_id=CHANNEL_ID, membership_type=kind)
+    asked_before = len(rig.connector.requests)
+    await chat.say("register safeguarding channel")
+    [refused] = await chat.replies(1)
+    assert "standard channel of a private team" in refused.text
+    assert (f"a {kind} channel" if kind else "what kind of channel") in refused.text
+    assert not [path for _, path in rig.connector.requests[asked_before:] if "members" in path]
+    async with services(rig).database.sessions() as session:
+        assert list((await session.execute(select(SafeguardingChannel))).scalars()) == []
+
+    # The same team's standard channel is registered as before.
+    standard = rig.channel(cast.dso, team_id=TEAM_ID, channel_id=CHANNEL_ID)
+    await standard.say("register safeguarding channel")
+    [registered] = await standard.replies(1)
+    assert "New safeguarding cases will now be posted here" in registered.text

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+from sqlalchemy import select
+
+from cards.verbs import Verb
 from storage.conversation_log import transcript
 from storage.conversation_refs import personal_reference
 from storage.db import create_engine, create_sessionmaker
+from storage.models import ConversationLogEntry
 from tests.conftest import Rig
+from tests.rig.safeguarding import (
+    CHANNEL_ID,
+    all_cases,
+    card_text,
+    reference_from,
+    register_channel,
+    services,
+    walk_report,
+)
 
 
 async def _log(rig: Rig, conversation_id: str):
@@ -21,8 +35,8 @@ async def _log(rig: Rig, conversation_id: str):
 async def test_messages_cards_and_submits_are_logged_in_order(rig: Rig) -> None:
     learner = rig.cast.learner
     chat = rig.personal(learner)
-    await chat.say("hello there")  # not understood: an apology, then the menu
-    await chat.replies(2)
+    await chat.say("purple monkey dishwasher")  # not understood: the closest things and the way to the menu
+    await chat.replies(1)
     await chat.submit({"some": "card data"})  # a stray card submit: the menu
     await chat.replies(1)
 
@@ -30,19 +44,18 @@ async def test_messages_cards_and_submits_are_logged_in_order(rig: Rig) -> None:
     assert [(e.direction, e.activity_type) for e in entries] == [
         ("in", "message"),
         ("out", "message"),
-        ("out", "message"),
         ("in", "message"),
         ("out", "message"),
     ]
     first = entries[0]
-    assert first.text == "hello there"
+    assert first.text == "purple monkey dishwasher"
     assert first.user_aad_id == learner.aad_object_id and first.user_name == learner.name
     assert first.conversation_type == "personal" and first.channel_id == "msteams"
-    assert entries[1].text.startswith("Sorry")
-    menu = entries[2]
-    assert menu.activity_id in {s.activity_id for s in rig.connector.sent}, "the connector's id is kept"
-    assert json.loads(menu.payload)["attachments"][0]["contentType"].endswith("adaptive")
-    assert json.loads(entries[3].payload)["value"] == {"some": "card data"}
+    closest = entries[1]
+    assert closest.activity_id in {s.activity_id for s in rig.connector.sent}, "the connector's id is kept"
+    assert json.loads(closest.payload)["attachments"][0]["contentType"].endswith("adaptive")
+    assert "not sure I understood" in closest.payload
+    assert json.loads(entries[2].payload)["value"] == {"some": "card data"}
     assert all(e.created_at.tzinfo is not None for e in entries)
 
 
@@ -81,9 +94,59 @@ async def test_a_broken_character_does_not_lose_the_message(rig: Rig) -> None:
     # A client can send half of a UTF-16 pair as a JSON escape; it cannot be stored as UTF-8. The message is kept
     # and answered, with the broken half shown as U+FFFD.
     chat = rig.personal(rig.cast.learner)
-    await chat.say("hello \ud800 there")
-    replies = await chat.replies(2)
-    assert replies[0].text.startswith("Sorry")  # the ordinary "not understood", not "something went wrong"
+    await chat.say("purple \ud800 monkey")
+    replies = await chat.replies(1)
+    assert "something went wrong" not in (replies[0].text or "")  # the ordinary "not understood" card
 
     entries = await _log(rig, chat.conversation_id)
-    assert entries[0].text == "hello \ufffd there"
+    assert entries[0].text == "purple \ufffd monkey"
+
+
+async def test_a_case_card_is_logged_as_a_reference_not_a_copy(make_rig) -> None:
+    """Security review item 11: every DSO press used to store the whole card (what the reporter wrote) again."""
+    rig: Rig = await make_rig(delivery_poll_seconds=0.05)
+    await (await register_channel(rig)).replies(1)
+    for dso in (rig.cast.dso, rig.cast.deputy):
+        await rig.personal(dso).say("hi")
+    learner = rig.personal(rig.cast.learner)
+    description = "Jordan keeps sending me videos that praise the attack"
+    reference = reference_from(await walk_report(learner, description))
+    posted = await rig.connector.wait_for(lambda s: s.kind == "create" and bool(s.cards))
+    assert reference in card_text(posted.cards[0]) and "Jordan" in card_text(posted.cards[0])
+    [case] = await all_cases(rig)
+
+    thread = rig.channel(rig.cast.dso, channel_id=CHANNEL_ID, thread=posted.conversation_id.split("=")[-1])
+    mark = rig.connector.mark()
+    status, body = await thread.execute(Verb.CASE_ACKNOWLEDGE, {"case_id": case.id, "version": case.version})
+    assert status == 200 and "Jordan" in card_text(body["value"]), "the DSO still sees the whole card"
+    await rig.connector.wait_for(lambda s: s.kind == "update", after=mark)
+    await thread.execute(
+        Verb.CASE_NOTE, {"case_id": case.id, "version": case.version + 1, "note_text": "Spoke to the tutor."}
+    )
+    await asyncio.sleep(0.3)
+
+    async with services(rig).database.sessions() as session:
+        entries = list((await session.execute(select(ConversationLogEntry))).scalars())
+    elsewhere = [e for e in entries if e.conversation_id != learner.conversation_id]
+    assert elsewhere, "the channel's side is logged"
+    for entry in elsewhere:
+        assert "Jordan" not in (entry.payload or "") + (entry.text or ""), (entry.activity_type, entry.payload)
+
+    def card_refs(kind: str) -> list[dict[str, int]]:
+        found = []
+        for entry in elsewhere:
+            payload = json.loads(entry.payload or "{}")
+            if entry.activity_type == kind == "invokeResponse":
+                found.append(payload["body"]["value"]["case_card"])
+            elif entry.activity_type == kind:
+                found += [a["case_card"] for a in payload.get("attachments", []) if "case_card" in a]
+        return found
+
+    assert card_refs("invokeResponse") == [
+        {"case_id": case.id, "version": 2},
+        {"case_id": case.id, "version": 3},
+    ]
+    assert card_refs("messageUpdate") == card_refs("invokeResponse"), "the card redrawn for everyone else"
+    # Other cards are kept whole: the learner's own conversation still shows what they were asked.
+    mine = [e for e in entries if e.conversation_id == learner.conversation_id and e.payload]
+    assert any("content" in a for e in mine for a in json.loads(e.payload).get("attachments", []))

@@ -123,3 +123,22 @@ async def test_messages_sent_faster_than_turns_finish_are_taken_in_order(rig) ->
     assert not any("something went wrong" in t for t in texts)
     headings = [r.cards[0]["body"][0]["text"] for r in rig.connector.since(0, chat.conversation_id) if r.cards]
     assert "How many questions? 5 or 10?" in headings and "Question 2 of 5" in headings
+
+
+async def test_a_dialog_saved_by_the_old_jsonpickle_codec_carries_on_after_the_upgrade(
+    rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """State is plain JSON now (security review item 11); a learner mid-quiz during the upgrade loses nothing."""
+    import jsonpickle
+
+    import bot.sql_storage
+
+    chat = rig.personal(rig.cast.learner)
+    with monkeypatch.context() as old_version:
+        old_version.setattr(bot.sql_storage, "_encode", lambda value: jsonpickle.encode(value, make_refs=False))
+        await chat.say("quiz")
+        await chat.replies(1)
+        await chat.say("democracy")
+        assert "How many questions" in _card_heading(await chat.replies(1))
+    await chat.say("5")
+    assert _card_heading(await chat.replies(1)) == "Question 1 of 5"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import jwt
@@ -11,11 +12,15 @@ from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from bot.adapter import _BotConfiguration
 from bot.app import SERVICES
+from bot.http import is_loopback_host
+from cards.verbs import Verb
 from tests.conftest import Rig
 from tests.rig.databases import fresh_pg_database
+from tests.rig.safeguarding import services
 
 APP_ID = "00000000-0000-0000-0000-00000000b07d"
 
@@ -25,8 +30,25 @@ async def test_healthz_reports_database_and_version(rig: Rig) -> None:
         assert resp.status == 200
         body = await resp.json()
     assert body["status"] == "ok"
-    assert body["database"].startswith("sqlite:")
     assert body["version"]
+    # The kind of database only: never the file's path (or a server's name) to whoever can reach /healthz.
+    assert body["database"] == "sqlite"
+    assert "safespace.db" not in json.dumps(body) and str(rig.server.settings.database_url) not in json.dumps(body)
+
+
+@pytest.mark.parametrize("group", ["", "00000000-0000-0000-0000-0000000000d5"])
+async def test_without_a_dso_start_up_logs_an_error_and_healthz_says_degraded(
+    make_rig, caplog: pytest.LogCaptureFixture, group: str
+) -> None:
+    # An Entra group without Microsoft Graph configured is no DSO either: roles then come from the ID lists.
+    caplog.set_level(logging.ERROR)
+    rig = await make_rig(dso_ids=frozenset(), dso_group_id=group)
+    assert [r for r in caplog.records if r.levelno == logging.ERROR and "no DSO is configured" in r.getMessage()]
+    async with rig.http.get(f"{rig.server.url}/healthz") as resp:
+        assert resp.status == 200, "still in service: a load balancer must not drop it"
+        body = await resp.json()
+    assert body["status"] == "degraded" and "no DSO is configured" in body["reason"]
+    assert body["database"] == "sqlite"
 
 
 async def test_healthz_is_503_when_the_database_stops_answering(make_rig, postgres_url: str) -> None:
@@ -39,7 +61,7 @@ async def test_healthz_is_503_when_the_database_stops_answering(make_rig, postgr
     async with rig.http.get(f"{rig.server.url}/healthz") as resp:
         assert resp.status == 503
         body = await resp.json()
-    assert body["status"] == "unavailable" and body["database"].startswith("postgresql:")
+    assert body["status"] == "unavailable" and body["database"] == "postgresql"
 
 
 async def test_adaptive_card_action_invoke_answers_200_with_a_body(rig: Rig) -> None:
@@ -182,3 +204,133 @@ async def test_invoke_without_a_token_gets_401_too(secured: Rig) -> None:
     chat = secured.personal(secured.cast.learner)
     status, _ = await chat.execute("no.such.verb")
     assert status == 401
+
+
+async def test_without_a_token_the_body_is_never_read_or_parsed(secured: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Security review item 8: an unauthenticated caller gets its 401 for the price of a header check."""
+    parsed: list[object] = []
+    monkeypatch.setattr("bot.http.parse_activity", lambda payload: parsed.append(payload) or "not reached")
+    chat = secured.personal(secured.cast.learner)
+    for body, headers in [
+        (b"{not json", {}),
+        (b"[" * 100_000, {}),
+        (json.dumps(chat.message("x" * (1024 * 1024))).encode(), {}),  # past the body limit too
+        (json.dumps(chat.message("hello")).encode(), {"Authorization": "Bearer not.a.jwt"}),
+    ]:
+        status, answer = await chat.post(body, headers=headers)
+        assert status == 401 and answer == {"error": "unauthorised"}
+    assert parsed == []
+    assert secured.connector.sent == []
+
+
+async def test_the_body_limit_is_256_kb(rig: Rig) -> None:
+    chat = rig.personal(rig.cast.learner)
+    status, _ = await chat.post(json.dumps(chat.message("x" * (300 * 1024))))
+    assert status == 413
+    status, _ = await chat.post(json.dumps(chat.message("y" * (200 * 1024))))
+    assert status == 200
+
+
+def _nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {"leaf": True}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("shape", ["array bomb", "deep value"])
+async def test_deeply_nested_json_gets_400_not_500(rig: Rig, shape: str) -> None:
+    chat = rig.personal(rig.cast.learner)
+    if shape == "array bomb":
+        body = b"[" * 50_000 + b"]" * 50_000  # json.loads itself raises RecursionError
+    else:
+        body = json.dumps(chat.activity("message", text="hi", value=_nested(200))).encode()
+    status, answer = await chat.post(body)
+    assert status == 400 and "nests too deeply" in answer["error"]
+    # Nesting a real activity needs is fine.
+    status, _ = await chat.post(json.dumps(chat.activity("message", text="hi", value=_nested(20))))
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.1:3978", True),
+        ("localhost:3978", True),
+        ("LocalHost", True),
+        ("[::1]:3978", True),
+        ("[::1]", True),
+        ("evil.example", False),
+        ("evil.example:3978", False),
+        ("127.0.0.1.evil.example:3978", False),
+        ("localhost.evil.example", False),
+        ("127.0.0.1:3978@evil.example", False),
+        ("[::1]evil", False),
+        ("10.1.2.3:3978", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_loopback_host_names(host: str | None, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
+
+
+async def test_local_mode_refuses_requests_addressed_to_another_host_name(rig: Rig) -> None:
+    """Security review item 9: a web page that rebinds its own name to 127.0.0.1 cannot press DSO buttons."""
+    chat = rig.personal(rig.cast.dso)
+    for host in ("rebind.attacker.example:3978", "192.168.1.20:3978"):
+        status, answer = await chat.post(chat.message("help"), headers={"Host": host})
+        assert status == 403 and "local mode" in answer["error"]
+    status, answer = await chat.post(
+        chat.activity(
+            "invoke",
+            name="adaptiveCard/action",
+            value={"action": {"type": "Action.Execute", "verb": Verb.CASE_ACKNOWLEDGE, "data": {"case_id": 1}}},
+        ),
+        headers={"Host": "rebind.attacker.example"},
+    )
+    assert status == 403
+    assert rig.connector.sent == []
+    for host in ("localhost:3978", "[::1]:3978", "127.0.0.1"):
+        assert (await chat.post(chat.message("help"), headers={"Host": host}))[0] == 200
+
+
+async def test_with_credentials_the_host_name_is_not_what_counts(secured: Rig) -> None:
+    chat = secured.personal(secured.cast.learner)
+    status, _ = await chat.post(chat.message("hello"), headers={"Host": "safespace.example.ac.uk"})
+    assert status == 401  # the token decides, as behind any reverse proxy
+
+
+@pytest.mark.parametrize("channel", ["webchat", "directline", "slack", "", None])
+async def test_activities_from_other_channels_are_refused_before_any_state_is_read(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, channel: str | None
+) -> None:
+    storage = services(rig).state_storage
+    reads: list[list[str]] = []
+    original = storage.read
+
+    async def spying_read(keys: list[str]) -> dict[str, object]:
+        reads.append(keys)
+        return await original(keys)
+
+    monkeypatch.setattr(storage, "read", spying_read)
+    chat = rig.personal(rig.cast.learner)
+    payload = chat.message("help")
+    if channel is None:
+        del payload["channelId"]
+    else:
+        payload["channelId"] = channel
+    status, answer = await chat.post(payload)
+    assert status == 403 and "Microsoft Teams" in answer["error"]
+    assert reads == [] and rig.connector.sent == []
+    engine = services(rig).database.engine
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM conversation_log"))).scalar_one() == 0
+
+    # Teams itself, and in local mode the Bot Framework Emulator, are answered.
+    for allowed in ("msteams", "emulator"):
+        payload = chat.message("help")
+        payload["channelId"] = allowed
+        assert (await chat.post(payload))[0] == 200
+    assert reads

@@ -26,7 +26,7 @@ from storage.live_quiz import LiveQuiz, LiveQuizAnswer, LiveQuizParticipant, kah
 from storage.models import QuizAnswer, QuizAttempt
 from storage.types import utcnow
 from tests.card_validator import assert_valid_cards
-from tests.conftest import Rig
+from tests.conftest import Cast, Rig
 from tests.rig.fake_connector import Failure, Sent
 from tests.rig.safeguarding import card_text, services
 from tests.rig.teams import Chat, Person
@@ -513,3 +513,72 @@ async def test_answers_racing_the_trainers_close_are_each_counted_or_refused(mak
     # Nicknames on the cards, never first names.
     assert "Racer" not in plain(closed["value"])
     assert_valid_cards(lobby.cards[0], closed["value"])
+
+
+# Security review item 10: a press counts only from the quiz's own chat, and only its trainer runs it ----------
+
+CLASS = "19:class-quiz@thread.tacv2"
+
+
+async def test_an_outsider_pressing_from_their_own_chat_is_refused_and_not_on_the_card(make_rig) -> None:
+    rig: Rig = await make_rig(**FAST)
+    room = rig.channel(rig.cast.trainer, team_id="19:team-class@thread.tacv2", channel_id=CLASS, thread="111")
+    quiz_id, lobby = await start_quiz(rig, room, "democracy 1 60s")
+    outsider = Person("Olly Outsider")
+    for chat in (rig.personal(outsider), rig.group_chat(outsider, "19:another-chat@thread.v2")):
+        status, body = await chat.execute(Verb.LIVE_QUIZ_JOIN, {"quiz_id": quiz_id})
+        assert status == 200 and body["type"] == MESSAGE and "running in another chat" in body["value"], body
+    assert await participant_rows(rig, quiz_id) == []
+
+    # Someone in the room joins, from the thread or from the channel itself (the same conversation).
+    mark = rig.connector.mark()
+    insider = room.as_person(Person("Ivy Insider"))
+    status, body = await insider.execute(Verb.LIVE_QUIZ_JOIN, {"quiz_id": quiz_id})
+    assert "You're in as Ivy" in body["value"]
+    in_channel = rig.channel(Person("Cal Channel"), team_id="19:team-class@thread.tacv2", channel_id=CLASS)
+    status, body = await in_channel.execute(Verb.LIVE_QUIZ_JOIN, {"quiz_id": quiz_id})
+    assert "You're in as Cal" in body["value"]
+    redrawn = await wait_for_update(rig, lobby.activity_id, lambda t: "Joined (2)" in t, after=mark)
+    assert "Olly" not in plain(redrawn.cards[0])
+
+    status, body = await room.execute(Verb.LIVE_QUIZ_BEGIN, {"quiz_id": quiz_id})
+    assert status == 200 and body["type"] == CARD
+    await posted_question(rig, room, quiz_id, 0)
+    status, body = await rig.personal(outsider).execute(
+        Verb.LIVE_QUIZ_ANSWER, {"quiz_id": quiz_id, "question_index": 0, "option": 0}
+    )
+    assert "running in another chat" in body["value"]
+    assert await answer_rows(rig, quiz_id) == []
+    assert [p.first_name for p in await participant_rows(rig, quiz_id)] == ["Ivy", "Cal"]
+
+
+async def test_a_trainer_cannot_begin_or_end_another_trainers_quiz(make_rig, cast: Cast) -> None:
+    second = Person("Terry Trainer")
+    rig: Rig = await make_rig(**FAST, trainer_ids=frozenset({cast.trainer.aad_object_id, second.aad_object_id}))
+    room = rig.group_chat(rig.cast.trainer)
+    quiz_id, _ = await start_quiz(rig, room, "rule of law 2 30s")
+    before = await quiz_row(rig, quiz_id)
+
+    elsewhere = rig.group_chat(second, "19:terrys-own-class@thread.v2")
+    in_the_room = room.as_person(second)
+    controls = [
+        (Verb.LIVE_QUIZ_BEGIN, {"quiz_id": quiz_id}),
+        (Verb.LIVE_QUIZ_NEXT, {"quiz_id": quiz_id, "question_index": -1, "from": "closed"}),
+        (Verb.LIVE_QUIZ_END, {"quiz_id": quiz_id, "question_index": -1}),
+    ]
+    for chat, says in ((elsewhere, "running in another chat"), (in_the_room, "Only the trainer who started")):
+        for verb, data in controls:
+            status, body = await chat.execute(verb, data)
+            assert status == 200 and body["type"] == MESSAGE and says in body["value"], (verb, body)
+    await asyncio.sleep(0.3)
+    after = await quiz_row(rig, quiz_id)
+    assert (after.state, after.version, after.question_index) == (before.state, before.version, before.question_index)
+
+    # The quiz's own trainer runs it; a director may end it.
+    status, body = await room.execute(Verb.LIVE_QUIZ_BEGIN, {"quiz_id": quiz_id})
+    assert status == 200 and body["type"] == CARD and "under way" in plain(body["value"])
+    status, body = await room.as_person(rig.cast.director).execute(
+        Verb.LIVE_QUIZ_END, {"quiz_id": quiz_id, "question_index": 0}
+    )
+    assert status == 200 and body["type"] == CARD
+    assert (await quiz_row(rig, quiz_id)).state == "finished"

@@ -278,7 +278,7 @@ def dso_says_in_channel(config: dict[str, Any], playground: Playground, person_i
         "channelData": {
             "tenant": {"id": config["tenantId"]},
             "team": {"id": config["team"]["id"]},
-            "channel": {"id": channel["id"]},
+            "channel": {"id": channel["id"], "membershipType": "standard"},
         },
     }
 

@@ -45,6 +45,7 @@ async def test_card_is_posted_after_a_crash_and_restart(
             conversation_type="channel",
             team_id=TEAM_ID,
             channel_id=CHANNEL_ID,
+            membership_type="standard",
         )
         await channel.say("register safeguarding channel")
         await channel.replies(1)

@@ -33,7 +33,7 @@ def _buttons(card: dict) -> list[str]:
         ("who can I talk to", "Who can I talk to?"),
         ("I need help", "Who can I talk to?"),
         ("hi", "What would you like to do?"),
-        ("What time does the canteen open", "Sorry, I didn't understand that."),
+        ("What time does the canteen open", "I'm not sure I understood that."),
     ],
 )
 async def test_free_text_goes_where_it_means(rig: Rig, typed: str, expect: str) -> None:
@@ -102,7 +102,7 @@ async def test_talk_to_someone_from_a_topic_prefills_the_report(fast_rig: Rig) -
     for text in ("Someone is threatening me online.", "skip", "no", "yes", "send it"):
         await chat.say(text)
         await chat.replies(1)
-    [case] = await all_cases(rig)
+    [case] = [c for c in await all_cases(rig) if c.source == "learner"]  # the safety net may add its own
     assert case.category == "online_safety"
 
 
@@ -134,7 +134,7 @@ async def test_high_risk_message_mid_quiz_shows_help_tells_the_team_and_keeps_th
 async def test_medium_risk_offers_help_without_opening_a_case(fast_rig: Rig) -> None:
     rig = fast_rig
     chat = rig.personal(rig.cast.learner)
-    await chat.say("someone online says they will share my nudes unless i pay them")
+    await chat.say("ive been feeling really low lately and i cant sleep properly")
     emergency, offer = (await chat.replies(2))[:2]
     assert "999" in card_text(emergency.cards[0])
     assert _buttons(offer.cards[0]) == ["report", "who can I talk to"]

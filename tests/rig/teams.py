@@ -63,6 +63,7 @@ class Chat:
         team_id: str | None = None,
         channel_id: str | None = None,
         auth_header: str | None = None,
+        membership_type: str | None = None,
     ) -> None:
         self.http = http
         self.bot_url = bot_url
@@ -73,6 +74,7 @@ class Chat:
         self.team_id = team_id
         self.channel_id = channel_id
         self.auth_header = auth_header
+        self.membership_type = membership_type  # a channel's "standard" | "private" | "shared", as Teams says
         self._mark = connector.mark()
 
     def as_person(self, person: Person) -> Chat:
@@ -87,6 +89,7 @@ class Chat:
             team_id=self.team_id,
             channel_id=self.channel_id,
             auth_header=self.auth_header,
+            membership_type=self.membership_type,
         )
         other._mark = self._mark
         return other
@@ -109,6 +112,8 @@ class Chat:
             data["team"] = {"id": self.team_id, "name": "Safeguarding"}
         if self.channel_id:
             data["channel"] = {"id": self.channel_id, "name": "Cases"}
+            if self.membership_type:
+                data["channel"]["membershipType"] = self.membership_type
         return data
 
     def activity(self, kind: str, **fields: Any) -> dict[str, Any]:

@@ -7,14 +7,22 @@ instances sharing one database need.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
+import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import jsonpickle
 import pytest
-from botbuilder.core import ConversationState, StoreItem
+from botbuilder.core import CardFactory, ConversationState, MessageFactory, StoreItem
 from botbuilder.dialogs import DialogInstance, DialogState
+from botbuilder.dialogs.choices import Choice
+from botbuilder.dialogs.prompts import PromptOptions
+from botbuilder.schema import Activity, InputHints
 
 from bot.sql_storage import SqlStorage
-from storage.bot_state import ETagConflictError
+from storage.bot_state import ETagConflictError, StateWrite, read_state, write_state
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import migrate
 
@@ -128,3 +136,126 @@ async def test_conversation_state_uses_it_end_to_end(storage: SqlStorage) -> Non
         await prop.set(context, counter)
         await state.save_changes(context)
         assert counter["n"] == expected
+
+
+# Plain JSON, and rows that must never run code (security review item 11) ------------------------------------
+
+
+async def _raw_write(storage: SqlStorage, key: str, data: str) -> None:
+    async with storage._sessionmaker.begin() as session:
+        await write_state(session=session, writes=[StateWrite(key=key, data=data, expected_etag=None)])
+
+
+async def _raw_read(storage: SqlStorage, key: str) -> str:
+    async with storage._sessionmaker() as session:
+        return (await read_state(session=session, keys=[key]))[key][0]
+
+
+def _py_tags(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [k for k in value if str(k).startswith("py/")] + [t for v in value.values() for t in _py_tags(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _py_tags(v)]
+    return []
+
+
+def _prompt_state() -> DialogState:
+    card = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": "Pick one"}]}
+    options = PromptOptions(
+        prompt=MessageFactory.attachment(CardFactory.adaptive_card(card)),
+        retry_prompt=MessageFactory.text("Please pick one of the buttons."),
+        choices=[Choice("yes"), Choice("no")],
+    )
+    options.prompt.input_hint = InputHints.expecting_input  # as the prompt leaves it once sent: an enum
+    inner = DialogState([DialogInstance(id="report.yes_no", state={"options": options, "state": {}})])
+    return DialogState([DialogInstance(id="report", state={"dialogs": inner, "values": {"draft": {"urgent": False}}})])
+
+
+def _prompt_of(state: DialogState) -> PromptOptions:
+    options = state.dialog_stack[0].state["dialogs"].dialog_stack[0].state["options"]
+    assert isinstance(options, PromptOptions)
+    return options
+
+
+async def test_state_is_stored_as_plain_json_and_comes_back_as_the_same_types(storage: SqlStorage) -> None:
+    when = dt.datetime(2026, 11, 25, 14, 3, tzinfo=dt.UTC)
+    value = {"DialogState": _prompt_state(), "at": when, "pair": ("a", 1), "~type": "not a tag", "n": 1.5}
+    await storage.write({"conv/json": value})
+    raw = json.loads(await _raw_read(storage, "conv/json"))
+    assert _py_tags(raw) == [], "no jsonpickle tags: nothing in the row names a class to import"
+
+    found = (await storage.read(["conv/json"]))["conv/json"]
+    assert found["at"] == when and found["pair"] == ("a", 1) and found["~type"] == "not a tag"
+    options = _prompt_of(found["DialogState"])
+    assert isinstance(options.prompt, Activity) and options.prompt.type == "message"
+    assert options.prompt.attachments[0].content["body"][0]["text"] == "Pick one"
+    assert options.retry_prompt.text == "Please pick one of the buttons."
+    assert [c.value for c in options.choices] == ["yes", "no"]
+    assert found["DialogState"].dialog_stack[0].state["values"] == {"draft": {"urgent": False}}
+
+
+async def test_what_the_codec_cannot_rebuild_is_refused_when_written(storage: SqlStorage) -> None:
+    with pytest.raises(TypeError, match="cannot be stored"):
+        await storage.write({"k": {"odd": {1, 2}}})
+    assert await storage.read(["k"]) == {}
+
+
+async def test_rows_jsonpickle_wrote_for_dialogs_are_still_read(storage: SqlStorage) -> None:
+    """A dialog in progress when Safe Space is upgraded carries on: the old rows hold only allowed types."""
+    await _raw_write(storage, "conv/old", jsonpickle.encode({"DialogState": _prompt_state()}, make_refs=False))
+    found = (await storage.read(["conv/old"]))["conv/old"]
+    options = _prompt_of(found["DialogState"])
+    assert options.prompt.type == "message" and options.prompt.input_hint == "expectingInput"
+    assert options.prompt.attachment_layout == "list"
+    assert options.prompt.attachments[0].content_type == "application/vnd.microsoft.card.adaptive"
+    assert [c.value for c in options.choices] == ["yes", "no"]
+    await storage.write({"conv/old": found})  # and is written back in the new form
+    assert _py_tags(json.loads(await _raw_read(storage, "conv/old"))) == []
+
+
+class Planted:
+    """A class a tampered row could name. Building it would leave a mark."""
+
+    marker: Path | None = None
+
+    def __init__(self) -> None:
+        if Planted.marker is not None:
+            Planted.marker.touch()
+
+    def __setstate__(self, state: object) -> None:
+        if Planted.marker is not None:
+            Planted.marker.touch()
+
+
+@pytest.mark.parametrize(
+    "evil",
+    [
+        {"py/reduce": [{"py/function": "os.system"}, {"py/tuple": ["touch {marker}"]}]},
+        {"py/reduce": [{"py/type": "os.system"}, {"py/tuple": ["touch {marker}"]}]},
+        {"py/object": f"{__name__}.Planted", "py/state": {"x": 1}},
+        {"py/object": f"{__name__}.Planted"},
+        {"py/function": "os.system"},
+        {"py/repr": "os/os.system('touch {marker}')"},
+    ],
+    ids=["reduce-function", "reduce-type", "object-with-state", "object", "function", "repr"],
+)
+async def test_a_row_that_names_code_runs_nothing_and_reads_as_empty_state(
+    storage: SqlStorage, tmp_path: Path, caplog: pytest.LogCaptureFixture, evil: dict[str, object]
+) -> None:
+    marker = tmp_path / "pwned"
+    Planted.marker = marker
+    try:
+        payload = json.dumps({"DialogState": evil}).replace("{marker}", str(marker))
+        await _raw_write(storage, "conv/evil", payload)
+        with caplog.at_level(logging.WARNING, logger="bot.sql_storage"):
+            found = await storage.read(["conv/evil"])
+    finally:
+        Planted.marker = None
+    assert not marker.exists(), "the row ran code"
+    assert {k: v for k, v in found["conv/evil"].items() if k != "e_tag"} == {}
+    assert "state conv/evil was not read" in caplog.text and "treating it as empty" in caplog.text
+
+    # The conversation starts afresh: the next save replaces the row, with the eTag that was read.
+    found["conv/evil"]["n"] = 1
+    await storage.write(found)
+    assert (await storage.read(["conv/evil"]))["conv/evil"]["n"] == 1
