@@ -129,11 +129,13 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
 
         if routed.intent is Intent.HELP:
             key = "help.text" if is_personal(activity) else "help.group"
+            if dialog_context.active_dialog is None and is_personal(activity):
+                # What Safe Space can do, said and shown as buttons, in one message.
+                await self._send_menu(turn_context, intro=self._texts.get(key))
+                return
             await turn_context.send_activity(self._texts.get(key))
             if dialog_context.active_dialog is not None:
                 await dialog_context.reprompt_dialog()
-            elif is_personal(activity):
-                await self._send_menu(turn_context)  # what Safe Space can do, as buttons
             return
         if not is_personal(activity) and (command := self._group_command(text)) is not None:
             handler, rest = command
@@ -212,7 +214,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 return handler, said[len(command) :].strip()
         return None
 
-    async def _send_menu(self, turn_context: TurnContext) -> None:
+    async def _send_menu(self, turn_context: TurnContext, intro: str | None = None) -> None:
         activity = turn_context.activity
         kind = conversation_type(activity)
         roles = await self._roles.roles_of(aad_object_id(activity))
@@ -222,7 +224,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             if flow.in_menu and kind in flow.scopes and flow.allowed_for(roles)
         ]
         entries.append(MenuEntry(label=self._texts.get("menu.entries.help"), command="help"))
-        card = menu_card(self._texts.get("menu.title"), self._texts.get("menu.hint"), entries)
+        card = menu_card(self._texts.get("menu.title"), intro or self._texts.get("menu.hint"), entries)
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
     # Installation and membership -------------------------------------------------------------------------

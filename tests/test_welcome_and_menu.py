@@ -140,3 +140,13 @@ async def test_malformed_mention_entity_does_not_break_the_turn(rig: Rig) -> Non
     assert status == 200
     [reply] = await chat.replies(1)
     assert "Mention me" in reply.text
+
+
+async def test_help_says_what_safe_space_does_with_buttons_in_one_message(rig: Rig) -> None:
+    chat = rig.personal(rig.cast.learner)
+    await chat.say("help")
+    [card] = await chat.replies(1)
+    shown = card_text(card.cards[0])
+    assert "Type **menu**" in shown or "Type menu" in shown
+    assert len(card.cards[0]["actions"]) >= 4
+    assert_valid_cards(*card.cards)
