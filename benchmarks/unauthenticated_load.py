@@ -34,6 +34,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.live_quiz import wait_ready  # noqa: E402
+
 APP_ID = "00000000-0000-0000-0000-00000000b07d"
 BODY_BYTES = 1024 * 1024
 SHAPES = ("text", "entities")
@@ -101,21 +103,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-async def wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            if proc.poll() is not None:
-                raise RuntimeError("server exited")
-            try:
-                async with http.get(f"{base}/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError("server did not start")
 
 
 async def post_unauthenticated(http: aiohttp.ClientSession, base: str, data: bytes) -> tuple[int, float]:
@@ -217,7 +204,7 @@ async def main(requests: int, repeats: int, seconds: float) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        await wait_ready(base, proc)
+        await wait_ready(port, proc)
         await measure(base, requests, repeats, seconds)
     finally:
         proc.terminate()

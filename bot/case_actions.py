@@ -16,7 +16,7 @@ from botbuilder.core import TurnContext
 
 from bot.card_actions import CardAction, CardActionRouter, card_body, message_body
 from bot.case_cards import CaseCards
-from bot.delivery import CARD_UPDATE, DIRECT, DeliveryWorker, direct_text
+from bot.delivery import DIRECT, DeliveryWorker, direct_text, enqueue_redraw
 from bot.people import People
 from bot.roles import Role, RoleDirectory
 from bot.teams_context import aad_object_id
@@ -158,14 +158,7 @@ class CaseActions:
                 action_id=self._action_id(context),
             )
             if changed is not None:
-                await outbox.enqueue(
-                    session=session,
-                    dedupe_key=f"card-update:{case.id}:{changed.version}",
-                    kind=CARD_UPDATE,
-                    target={"case_id": case.id},
-                    payload={},
-                    case_id=case.id,
-                )
+                await enqueue_redraw(session, case.id, changed.version)
                 for key, out_kind, target, payload in extra or []:
                     await outbox.enqueue(
                         session=session, dedupe_key=key, kind=out_kind, target=target, payload=payload, case_id=case.id

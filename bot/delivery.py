@@ -14,6 +14,7 @@ from typing import Any
 
 from botbuilder.core import MessageFactory
 from botbuilder.schema import Activity
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.background import Periodic
 from bot.case_cards import CaseCards
@@ -40,6 +41,18 @@ class NotDeliverableYet(Exception):
 
 def case_card_key(case_id: int) -> str:
     return f"case-card:{case_id}"
+
+
+async def enqueue_redraw(session: AsyncSession, case_id: int, version: int) -> None:
+    """Queue the redraw of a case's card after a change that made `version`; the caller commits."""
+    await outbox.enqueue(
+        session=session,
+        dedupe_key=f"card-update:{case_id}:{version}",
+        kind=CARD_UPDATE,
+        target={"case_id": case_id},
+        payload={},
+        case_id=case_id,
+    )
 
 
 WITHHELD = json.dumps({"withheld": "the channel is no longer the safeguarding channel"})

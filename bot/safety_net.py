@@ -14,7 +14,7 @@ import logging
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 
-from bot.delivery import CARD_UPDATE, DIRECT, DeliveryWorker, direct_text
+from bot.delivery import DIRECT, DeliveryWorker, direct_text, enqueue_redraw
 from bot.report_intake import ReportIntake
 from bot.teams_context import aad_object_id, is_personal
 from cards.choice_card import Choice, choice_card
@@ -118,14 +118,7 @@ class SafetyNet:
                         action_id=action_id,
                     )
                     if changed is not None:
-                        await outbox.enqueue(
-                            session=session,
-                            dedupe_key=f"card-update:{open_case.id}:{changed.version}",
-                            kind=CARD_UPDATE,
-                            target={"case_id": open_case.id},
-                            payload={},
-                            case_id=open_case.id,
-                        )
+                        await enqueue_redraw(session, open_case.id, changed.version)
             if open_case is not None and changed is not None:
                 self._delivery.wake()
                 return open_case.reference, True
