@@ -11,9 +11,9 @@ it prints turns, turns/s, p50 and p99, the bot process's resident memory at the 
 
 The bots:
   echo-stock      botbuilder's CloudAdapter as shipped
-  echo-cached     the same, with connector clients reused (bot/connector_cache.py): the issue's "fixed" echo
-  echo-edge       the same echo bot on Safe Space's own edge: bot/http.py and ConnectorAdapter (cached clients,
-                  replies sent by bot/connector_sender.py), i.e. everything Safe Space's turn has but the bot
+  echo-cached     the same, with connector clients reused (bot/edge/connector_cache.py): the issue's "fixed" echo
+  echo-edge       the same echo bot on Safe Space's own edge: bot/edge/http.py and ConnectorAdapter (cached clients,
+                  replies sent by bot/edge/sender.py), i.e. everything Safe Space's turn has but the bot
   agents-echo     the Microsoft 365 Agents SDK's echo bot (microsoft-agents-hosting-aiohttp, the `bench` extra),
                   wired as the SDK's quickstart sample wires it and started anonymously (no app id)
   safespace       Safe Space's `help` turn, with state, the conversation log, routing and the safety net (the
@@ -114,9 +114,9 @@ def serve(variant: str, port: int, database_url: str | None) -> None:
     from botbuilder.core import ActivityHandler, TurnContext
     from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
-    from bot.adapter import _BotConfiguration
     from bot.config import Settings
-    from bot.connector_cache import CachingBotFrameworkAuthentication
+    from bot.edge.adapter import _BotConfiguration
+    from bot.edge.connector_cache import CachingBotFrameworkAuthentication
 
     if variant in SAFESPACE:
         from bot.__main__ import serve as serve_safespace
@@ -132,8 +132,8 @@ def serve(variant: str, port: int, database_url: str | None) -> None:
 
     bot = EchoBot()
     if variant == "echo-edge":
-        from bot.adapter import ConnectorAdapter
-        from bot.http import messages_handler
+        from bot.edge.adapter import ConnectorAdapter
+        from bot.edge.http import messages_handler
 
         edge = web.Application()
         handler = messages_handler(ConnectorAdapter(Settings(_env_file=None)), bot, local_mode=True)

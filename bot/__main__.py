@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import logging
 import sys
@@ -11,11 +10,11 @@ import sys
 from aiohttp import web
 
 from bot import __version__
+from bot.commands.migrate import migrate_command
+from bot.commands.package import add_package_parser, package_command
 from bot.config import InsecureHostError, Settings, check_startup_safety
-from bot.package import add_package_parser, package_command
 from content.common import ContentError
-from storage.db import DatabaseUrlError, create_engine, describe
-from storage.migrate import migrate
+from storage.db import DatabaseUrlError
 
 log = logging.getLogger("safespace")
 
@@ -51,19 +50,6 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def _migrate(settings: Settings) -> int:
-    async def run() -> None:
-        engine = create_engine(settings.database_url)
-        try:
-            await migrate(engine)
-            log.info("database %s is up to date", describe(engine))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Safe Space Teams bot")
     parser.add_argument("--version", action="version", version=__version__)
@@ -85,11 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "migrate":
-            return _migrate(settings)
+            return migrate_command(settings)
         if args.command == "package":
             return package_command(settings, args.out)
         if args.command == "verify-restore":
-            from bot.verify_restore import verify_restore_command  # imported late, like the app
+            from bot.commands.verify_restore import verify_restore_command  # imported late, like the app
 
             return verify_restore_command(settings.database_url)
         return serve(settings)

@@ -11,34 +11,33 @@ from aiohttp import web
 from botbuilder.core import ConversationState
 
 from bot import __version__
-from bot.adapter import SafeSpaceAdapter
 from bot.answers import Answers
-from bot.card_actions import CardActionRouter
-from bot.case_actions import CaseActions
-from bot.case_cards import CaseCards
 from bot.config import Settings
-from bot.conversation_log import ConversationLogMiddleware
-from bot.conversation_refs import ReferenceRecorder
-from bot.delivery import DeliveryWorker
-from bot.graph import Graph, graph_config
-from bot.graph_mail import GraphMailNotifier
-from bot.graph_people import GraphPeople
-from bot.graph_roles import GraphRoleDirectory
-from bot.health import degraded_reason
-from bot.http import MAX_BODY_BYTES, messages_handler
-from bot.live_quiz import LiveQuizService
-from bot.notifier import LogNotifier, Notifier
-from bot.people import People
-from bot.proactive import Messenger
-from bot.quiz_results import QuizResultRecorder
-from bot.reminders import Reminders
-from bot.report_intake import ReportIntake
-from bot.roles import Role, RoleDirectory, StaticRoleDirectory
-from bot.safeguarding_channel import SafeguardingChannels
-from bot.safety_net import SafetyNet
-from bot.signposting import MyReports, OnlineSafety, Signposting
-from bot.sql_storage import SqlStorage
-from bot.staff_form import StaffForm
+from bot.edge.adapter import SafeSpaceAdapter
+from bot.edge.card_actions import CardActionRouter
+from bot.edge.conversation_log import ConversationLogMiddleware
+from bot.edge.conversation_refs import ReferenceRecorder
+from bot.edge.health import degraded_reason
+from bot.edge.http import MAX_BODY_BYTES, messages_handler
+from bot.edge.people import People
+from bot.edge.proactive import Messenger
+from bot.edge.sql_storage import SqlStorage
+from bot.graph.client import Graph, graph_config
+from bot.graph.mail import GraphMailNotifier
+from bot.graph.people import GraphPeople
+from bot.graph.roles import GraphRoleDirectory
+from bot.learning.live_quiz import LiveQuizService
+from bot.learning.quiz_results import QuizResultRecorder
+from bot.learning.signposting import MyReports, OnlineSafety, Signposting
+from bot.safeguarding.case_actions import CaseActions
+from bot.safeguarding.case_cards import CaseCards
+from bot.safeguarding.channel import SafeguardingChannels
+from bot.safeguarding.delivery import DeliveryWorker
+from bot.safeguarding.notifier import LogNotifier, Notifier
+from bot.safeguarding.reminders import Reminders
+from bot.safeguarding.report_intake import ReportIntake
+from bot.safeguarding.safety_net import SafetyNet
+from bot.safeguarding.staff_form import StaffForm
 from bot.teams_bot import TeamsBot
 from content.directory import Directory
 from content.indicators import Indicators
@@ -48,6 +47,7 @@ from content.texts import Texts
 from dialogs.flow import Flow
 from dialogs.quiz_dialog import QUIZ, QuizDialog
 from dialogs.report_worry_dialog import REPORT_WORRY, ReportWorryDialog
+from dialogs.roles import Role, RoleDirectory, StaticRoleDirectory
 from dialogs.router import Router
 from storage.batch_writer import LogBatcher
 from storage.db import Database, describe, open_database, ping

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(
         default=60.0, gt=0, validation_alias=AliasChoices("SAFESPACE_DELIVERY_LEASE_SECONDS", "delivery_lease_seconds")
     )
-    # Filled into the Teams app package by `python -m bot package` (bot/package.py).
+    # Filled into the Teams app package by `python -m bot package` (bot/commands/package.py).
     public_hostname: str = Field(
         default="", validation_alias=AliasChoices("SAFESPACE_PUBLIC_HOSTNAME", "public_hostname")
     )

@@ -18,13 +18,10 @@ from botbuilder.dialogs import DialogSet, DialogTurnStatus
 from botbuilder.schema import ChannelAccount
 
 from bot.answers import ACTION_FLOWS, Answers
-from bot.card_actions import CardActionRouter, error_body
-from bot.conversation_refs import ReferenceRecorder
-from bot.people import People
-from bot.roles import RoleDirectory
-from bot.safeguarding_channel import SafeguardingChannels
-from bot.safety_net import SafetyNet
-from bot.teams_context import (
+from bot.edge.card_actions import CardActionRouter, error_body
+from bot.edge.conversation_refs import ReferenceRecorder
+from bot.edge.people import People
+from bot.edge.teams_context import (
     CANCEL_HANDLED,
     aad_object_id,
     addressed_to_bot,
@@ -32,11 +29,14 @@ from bot.teams_context import (
     is_personal,
     typed_text,
 )
-from bot.turn_locks import TurnLocks
+from bot.edge.turn_locks import TurnLocks
+from bot.safeguarding.channel import SafeguardingChannels
+from bot.safeguarding.safety_net import SafetyNet
 from cards.escape import escape_markdown
 from cards.menu_card import MenuEntry, menu_card
 from content.texts import Texts
 from dialogs.flow import Flow
+from dialogs.roles import RoleDirectory
 from dialogs.router import Intent, Routed, Router, normalise
 from understanding.questions import QuestionMatch
 from understanding.reader import Reading

@@ -9,7 +9,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.dialogs import Dialog
 
-from bot.roles import Role
+from dialogs.roles import Role
 
 
 @dataclass(frozen=True)

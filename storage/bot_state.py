@@ -1,6 +1,6 @@
 """Key/value records for durable bot state, with eTag optimistic concurrency.
 
-Plain async functions over an AsyncSession: the Bot Framework `Storage` adapter in bot/sql_storage.py is a thin
+Plain async functions over an AsyncSession: the Bot Framework `Storage` adapter in bot/edge/sql_storage.py is a thin
 shell around these, so the store itself never imports the SDK.
 """
 

@@ -131,11 +131,11 @@ async def test_a_dialog_saved_by_the_old_jsonpickle_codec_carries_on_after_the_u
     """State is plain JSON now (security review item 11); a learner mid-quiz during the upgrade loses nothing."""
     import jsonpickle
 
-    import bot.sql_storage
+    import bot.edge.sql_storage
 
     chat = rig.personal(rig.cast.learner)
     with monkeypatch.context() as old_version:
-        old_version.setattr(bot.sql_storage, "_encode", lambda value: jsonpickle.encode(value, make_refs=False))
+        old_version.setattr(bot.edge.sql_storage, "_encode", lambda value: jsonpickle.encode(value, make_refs=False))
         await chat.say("quiz")
         await chat.replies(1)
         await chat.say("democracy")

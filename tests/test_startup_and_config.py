@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import InsecureHostError, Settings, check_startup_safety
-from bot.roles import Role, StaticRoleDirectory
 from content.common import DEFAULT_CONTENT_DIR
+from dialogs.roles import Role, StaticRoleDirectory
 from tests.rig.bot_server import ROOT
 
 

@@ -21,7 +21,7 @@ from botbuilder.dialogs.choices import Choice
 from botbuilder.dialogs.prompts import PromptOptions
 from botbuilder.schema import Activity, InputHints
 
-from bot.sql_storage import SqlStorage
+from bot.edge.sql_storage import SqlStorage
 from storage.bot_state import ETagConflictError, StateWrite, read_state, write_state
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import migrate
@@ -247,7 +247,7 @@ async def test_a_row_that_names_code_runs_nothing_and_reads_as_empty_state(
     try:
         payload = json.dumps({"DialogState": evil}).replace("{marker}", str(marker))
         await _raw_write(storage, "conv/evil", payload)
-        with caplog.at_level(logging.WARNING, logger="bot.sql_storage"):
+        with caplog.at_level(logging.WARNING, logger="bot.edge.sql_storage"):
             found = await storage.read(["conv/evil"])
     finally:
         Planted.marker = None
