@@ -7,7 +7,8 @@ messages written by people who never saw it (see scripts/evaluate_understanding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,20 +26,54 @@ class ModelReading:
     category: str  # the likeliest of all categories, "lookalike" and "question" included
     category_score: float
     risk_category: str  # the likeliest risk or worry category: what a flag is filed under
+    # How likely each knowledge-base entry is to be what the message asks, by entry id (empty for a model
+    # without a topic head). The question matcher blends these with its own scores.
+    topics: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+# Where a long message breaks into parts: sentence ends, and a turn of thought ("..., but", "..., anyway").
+_PARTS = re.compile(r"[.!?;\n]+|,\s+(?=(?:but|and|then|so|because|cos|coz|anyway)\b)|\s+(?=but\b)")
+MIN_PART_WORDS = 3
+MAX_PARTS = 8
+
+
+def parts_of(text: str) -> list[str]:
+    """A message's sentences and clauses of at least MIN_PART_WORDS words, when it has more than one."""
+    parts = [part.strip(" ,") for part in _PARTS.split(text)]
+    parts = [part for part in parts if len(part.split()) >= MIN_PART_WORDS]
+    return parts[:MAX_PARTS] if len(parts) > 1 else []
 
 
 class RiskModel:
+    # A message's topic scores keep only entries at least this likely: the rest cannot change an answer.
+    TOPIC_FLOOR = 0.01
+
     def __init__(
-        self, session: ort.InferenceSession, tokenizer: Tokenizer, categories: tuple[str, ...], max_tokens: int
+        self,
+        session: ort.InferenceSession,
+        tokenizer: Tokenizer,
+        categories: tuple[str, ...],
+        max_tokens: int,
+        topics: tuple[str, ...] = (),
     ) -> None:
         self._session = session
         self._tokenizer = tokenizer
         self._categories = categories
         self._max_tokens = max_tokens
         self._risky = np.array([c not in NONE_CATEGORIES for c in categories])
+        outputs = [o.name for o in session.get_outputs()]
+        self._topics = topics if "topic" in outputs else ()
+        self._outputs = ["severity", "category", "topic"] if self._topics else ["severity", "category"]
 
     @classmethod
-    def load(cls, model_path: Path, tokenizer_path: Path, categories: tuple[str, ...], max_tokens: int) -> RiskModel:
+    def load(
+        cls,
+        model_path: Path,
+        tokenizer_path: Path,
+        categories: tuple[str, ...],
+        max_tokens: int,
+        topics: tuple[str, ...] = (),
+    ) -> RiskModel:
         options = ort.SessionOptions()
         # One thread per call: the bot runs calls on a small pool, so two messages use both cores, and a busy
         # model never starves the event loop of the core it is on.
@@ -49,7 +84,22 @@ class RiskModel:
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
         tokenizer.enable_truncation(max_tokens)
         tokenizer.no_padding()
-        return cls(session, tokenizer, categories, max_tokens)
+        return cls(session, tokenizer, categories, max_tokens, topics)
+
+    def read(self, text: str) -> ModelReading:
+        """One message, read whole and part by part: a risk told in one sentence of a long, ordinary message
+        ("college was fine, did my practical, but i've been saving my mum's tablets…") is as risky as that
+        sentence alone, so the message takes its riskiest part's severity and category. Its topic scores are
+        the whole message's. Blocking, like `predict`."""
+        parts = parts_of(text)
+        whole, *pieces = self.predict([text, *parts])
+        if not pieces:
+            return whole
+        worst = max(pieces, key=lambda r: r.p_high)
+        flag = max(r.p_medium + r.p_high for r in (whole, *pieces))
+        merged = whole if whole.p_high >= worst.p_high else replace(worst, topics=whole.topics)
+        p_high = max(whole.p_high, worst.p_high)
+        return replace(merged, p_high=p_high, p_medium=max(flag - p_high, 0.0), p_none=max(1.0 - flag, 0.0))
 
     def predict(self, texts: list[str]) -> list[ModelReading]:
         """Blocking: call it from a worker thread, never on the event loop."""
@@ -62,11 +112,14 @@ class RiskModel:
         for row, encoding in enumerate(encodings):
             ids[row, : len(encoding.ids)] = encoding.ids
             mask[row, : len(encoding.ids)] = 1
-        severity, category = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+        outputs = self._session.run(self._outputs, {"input_ids": ids, "attention_mask": mask})
+        severity, category = outputs[0], outputs[1]
+        topic = outputs[2] if self._topics else np.zeros((len(texts), 0), dtype=np.float32)
         readings = []
-        for sev, cat in zip(severity, category, strict=True):
+        for sev, cat, top in zip(severity, category, topic, strict=True):
             best = int(np.argmax(cat))
             risky = int(np.argmax(np.where(self._risky, cat, -1.0)))
+            likely = {self._topics[i]: float(top[i]) for i in np.flatnonzero(top >= self.TOPIC_FLOOR)}
             readings.append(
                 ModelReading(
                     float(sev[0]),
@@ -75,6 +128,7 @@ class RiskModel:
                     self._categories[best],
                     float(cat[best]),
                     self._categories[risky],
+                    likely,
                 )
             )
         return readings
