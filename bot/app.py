@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
-from botbuilder.core import ConversationState
+from botbuilder.core import ConversationState, StatePropertyAccessor
 
 from bot import __version__
 from bot.answers import Answers
@@ -19,7 +19,9 @@ from bot.edge.conversation_log import ConversationLogMiddleware
 from bot.edge.conversation_refs import ReferenceRecorder
 from bot.edge.health import degraded_reason
 from bot.edge.http import MAX_BODY_BYTES, messages_handler
+from bot.edge.pause_turns import PauseTurns
 from bot.edge.people import People
+from bot.edge.personal_chats import PersonalChats
 from bot.edge.proactive import Messenger
 from bot.edge.sql_storage import SqlStorage
 from bot.graph.client import Graph, graph_config
@@ -33,20 +35,23 @@ from bot.safeguarding.case_actions import CaseActions
 from bot.safeguarding.case_cards import CaseCards
 from bot.safeguarding.channel import SafeguardingChannels
 from bot.safeguarding.delivery import DeliveryWorker
+from bot.safeguarding.follow_ups import FollowUps
 from bot.safeguarding.notifier import LogNotifier, Notifier
 from bot.safeguarding.reminders import Reminders
 from bot.safeguarding.report_intake import ReportIntake
 from bot.safeguarding.safety_net import SafetyNet
 from bot.safeguarding.staff_form import StaffForm
-from bot.teams_bot import TeamsBot
+from bot.teams_bot import GroupCommand, TeamsBot
+from content.common import ContentError
 from content.directory import Directory
 from content.indicators import Indicators
 from content.quiz_bank import QuestionBank
-from content.routing import Routing
+from content.routing import ROUTING_FILE, Routing
 from content.texts import Texts
 from dialogs.flow import Flow
+from dialogs.pauses import Pauses
 from dialogs.quiz_dialog import QUIZ, QuizDialog
-from dialogs.report_worry_dialog import REPORT_WORRY, ReportWorryDialog
+from dialogs.report_worry_dialog import DISCARD, REPORT_WORRY, RESUME, ReportWorryDialog
 from dialogs.roles import Role, RoleDirectory, StaticRoleDirectory
 from dialogs.router import Router
 from storage.batch_writer import LogBatcher
@@ -77,6 +82,7 @@ class Services:
     graph_roles: GraphRoleDirectory | None = None
     graph_people: GraphPeople | None = None
     alert_mail: GraphMailNotifier | None = None
+    pauses: PauseTurns | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -101,6 +107,8 @@ def build_flows(
     staff_form: StaffForm,
     quiz_recorder: QuizResultRecorder,
     my_reports: MyReports,
+    parked_reports: StatePropertyAccessor | None = None,
+    pauses: Pauses | None = None,
 ) -> list[Flow]:
     """Every feature a person can start, in menu order. The words that start each come from routing.yaml."""
 
@@ -114,16 +122,21 @@ def build_flows(
 
     signposting = Signposting(directory, texts)
     online = OnlineSafety(directory, texts)
+    report = ReportWorryDialog(texts, directory, intake.abandoned, parked=parked_reports, pauses=pauses)
     return [
         Flow(
             id=REPORT_WORRY,
-            dialog=ReportWorryDialog(texts, directory, on_abandoned=intake.abandoned),
+            dialog=report,
             menu_label=texts.get("report.menu"),
             command="report",
             on_complete=intake.completed,
             start_override=staff_form.offer,
             words=words(REPORT_WORRY),
             patterns=patterns(REPORT_WORRY),
+            # The unfinished-report card's buttons.
+            commands=((texts.get("report.resume_command"), RESUME), (texts.get("report.discard_command"), DISCARD)),
+            handles_interruptions=True,
+            menu_notice=report.parked_notice,
         ),
         Flow(
             id=ONLINE_SAFETY,
@@ -151,6 +164,8 @@ def build_flows(
             start_override=signposting.who_can_i_talk_to,
             words=words(WHO_CAN_I_TALK_TO),
             patterns=patterns(WHO_CAN_I_TALK_TO),
+            commands=signposting.button_commands(),
+            supportive=True,
         ),
         Flow(
             id=MY_REPORTS,
@@ -163,6 +178,15 @@ def build_flows(
             patterns=patterns(MY_REPORTS),
         ),
     ]
+
+
+def group_commands(routing: Routing, handlers: Mapping[str, GroupCommand]) -> dict[str, GroupCommand]:
+    """Each phrase of routing.yaml's group_commands with its command's handler. A command there with no handler, or
+    a handler with no phrases, stops start-up: a typo must not quietly switch a command off."""
+    differ = sorted(set(routing.group_commands) ^ set(handlers))
+    if differ:
+        raise ContentError(f"{ROUTING_FILE}: group_commands and the bot's handlers differ on {', '.join(differ)}")
+    return {phrase: handlers[command] for command, phrases in routing.group_commands.items() for phrase in phrases}
 
 
 def build_services(settings: Settings, database: Database) -> Services:
@@ -222,6 +246,7 @@ def build_services(settings: Settings, database: Database) -> Services:
     adapter.use(ConversationLogMiddleware(log_writer))
 
     messenger = Messenger(adapter, settings.app_id)
+    personal_chats = PersonalChats(sessionmaker, messenger)
     case_cards = CaseCards(texts, settings.dso_ids, people, indicators)
     delivery = DeliveryWorker(
         database=database,
@@ -229,14 +254,22 @@ def build_services(settings: Settings, database: Database) -> Services:
         cards=case_cards,
         roles=roles,
         notifier=notifier,
+        chats=personal_chats,
         poll_seconds=settings.delivery_poll_seconds,
         lease_seconds=settings.delivery_lease_seconds,
     )
     intake = ReportIntake(database, texts, delivery)
+    pauses = PauseTurns(adapter, settings.app_id, settings.report_pause_seconds)
     staff_form = StaffForm(roles=roles, texts=texts, indicators=indicators, intake=intake)
     card_actions = CardActionRouter()
     CaseActions(
-        database=database, roles=roles, texts=texts, cards=case_cards, delivery=delivery, people=people
+        database=database,
+        roles=roles,
+        texts=texts,
+        cards=case_cards,
+        delivery=delivery,
+        people=people,
+        chats=personal_chats,
     ).register(card_actions)
     staff_form.register(card_actions)
     live_quiz = LiveQuizService(
@@ -280,6 +313,8 @@ def build_services(settings: Settings, database: Database) -> Services:
             staff_form=staff_form,
             quiz_recorder=QuizResultRecorder(sessionmaker, bank),
             my_reports=MyReports(database, texts),
+            parked_reports=conversation_state.create_property("ParkedReport"),
+            pauses=pauses,
         ),
         router=Router(topic_flow=ONLINE_SAFETY, find_topic=lambda text: _topic_id(directory, text)),
         answers=Answers(understanding, directory, texts),
@@ -292,9 +327,14 @@ def build_services(settings: Settings, database: Database) -> Services:
             delivery=delivery,
         ),
         card_actions=card_actions,
-        group_commands={"start quiz": live_quiz.start},
+        group_commands=group_commands(
+            routing,
+            {"start_quiz": live_quiz.start, "end_quiz": live_quiz.end_command, "stop_quiz": live_quiz.stop_command},
+        ),
         channels=safeguarding_channels,
+        follow_ups=FollowUps(database=database, intake=intake, texts=texts),
     )
+    pauses.bind(bot.on_pause)
     return Services(
         settings=settings,
         database=database,
@@ -312,6 +352,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         graph_roles=graph_roles,
         graph_people=graph_people,
         alert_mail=alert_mail,
+        pauses=pauses,
     )
 
 
@@ -364,6 +405,8 @@ def create_app(settings: Settings) -> web.Application:
         await services.reminders.stop()
         await services.channels.stop()
         await services.delivery.stop()
+        if services.pauses is not None:
+            await services.pauses.stop()
         if services.alert_mail is not None:
             await services.alert_mail.stop()  # after the workers that raise alerts
         if services.graph is not None:

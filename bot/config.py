@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(
         default=60.0, gt=0, validation_alias=AliasChoices("SAFESPACE_DELIVERY_LEASE_SECONDS", "delivery_lease_seconds")
     )
+    # How long a learner telling what happened may go quiet before Safe Space checks in ("Is that everything?").
+    report_pause_seconds: float = Field(
+        default=45.0, gt=0, validation_alias=AliasChoices("SAFESPACE_REPORT_PAUSE_SECONDS", "report_pause_seconds")
+    )
     # Filled into the Teams app package by `python -m bot package` (bot/commands/package.py).
     public_hostname: str = Field(
         default="", validation_alias=AliasChoices("SAFESPACE_PUBLIC_HOSTNAME", "public_hostname")

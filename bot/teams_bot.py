@@ -14,8 +14,8 @@ from botbuilder.core import (
     TurnContext,
 )
 from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.dialogs import DialogSet, DialogTurnStatus
-from botbuilder.schema import ChannelAccount
+from botbuilder.dialogs import DialogContext, DialogSet, DialogTurnStatus
+from botbuilder.schema import Activity, ChannelAccount
 
 from bot.answers import ACTION_FLOWS, Answers
 from bot.edge.card_actions import CardActionRouter, error_body
@@ -23,6 +23,7 @@ from bot.edge.conversation_refs import ReferenceRecorder
 from bot.edge.people import People
 from bot.edge.teams_context import (
     CANCEL_HANDLED,
+    PERSONAL,
     aad_object_id,
     addressed_to_bot,
     conversation_type,
@@ -30,7 +31,9 @@ from bot.edge.teams_context import (
     typed_text,
 )
 from bot.edge.turn_locks import TurnLocks
+from bot.group_help import GroupHelp
 from bot.safeguarding.channel import SafeguardingChannels
+from bot.safeguarding.follow_ups import FollowUps
 from bot.safeguarding.safety_net import SafetyNet
 from cards.escape import escape_markdown
 from cards.menu_card import MenuEntry, menu_card
@@ -38,13 +41,15 @@ from content.texts import Texts
 from dialogs.flow import Flow
 from dialogs.roles import RoleDirectory
 from dialogs.router import Intent, Routed, Router, normalise
+from understanding.lexicon import Severity
 from understanding.questions import QuestionMatch
 from understanding.reader import Reading
 
 log = logging.getLogger(__name__)
 
-# A group-chat command: called with the turn and whatever followed the command words ("start quiz 5 20s").
-GroupCommand = Callable[[TurnContext, str], Awaitable[None]]
+# A group-chat command: called with the turn and whatever followed the command words ("start quiz 5 20s"). It returns
+# False when the message is not for it after all ("stop" with no live quiz running), and is then routed as usual.
+GroupCommand = Callable[[TurnContext, str], Awaitable[bool | None]]
 
 REQUIRED_TEXTS = (
     "welcome.personal",
@@ -53,7 +58,8 @@ REQUIRED_TEXTS = (
     "menu.hint",
     "menu.entries.help",
     "help.text",
-    "help.group",
+    "small_talk.thanks",
+    "small_talk.bye",
     "fallback.unknown",
     "cancel.done",
     "cancel.nothing",
@@ -78,6 +84,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         router: Router | None = None,
         safety_net: SafetyNet | None = None,
         answers: Answers | None = None,
+        group_help: GroupHelp | None = None,
+        follow_ups: FollowUps | None = None,
     ) -> None:
         super().__init__()
         texts.require(*REQUIRED_TEXTS)
@@ -90,9 +98,13 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         self._channels = channels
         self._safety_net = safety_net
         self._answers = answers
+        self._follow_ups = follow_ups
         self._turn_locks = TurnLocks()
-        # Commands for group chats and channels, matched on the start of the (mention-stripped) text.
-        self._group_commands = {normalise(k): v for k, v in (group_commands or {}).items()}
+        self._group_help = group_help or GroupHelp(texts=texts, roles=roles, channels=channels)
+        # Commands for group chats and channels, matched on the start of the (mention-stripped) text; the longest
+        # first, so "end quiz" is not taken for "end".
+        commands = {normalise(k): v for k, v in (group_commands or {}).items()}
+        self._group_commands = dict(sorted(commands.items(), key=lambda item: -len(item[0])))
         self._flows = {flow.id: flow for flow in flows}
         self._dialogs = DialogSet(conversation_state.create_property("DialogState"))
         self._router = router or Router()
@@ -102,6 +114,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             for extra in flow.extra_dialogs:
                 self._dialogs.add(extra)
             self._router.register_flow(flow.id, [flow.command, *flow.words], flow.patterns)
+            for command, argument in flow.commands:
+                self._router.register_command(command, flow.id, argument)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         conversation = turn_context.activity.conversation
@@ -112,6 +126,14 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             # Saved once, after the turn: a turn that fails leaves the dialog where the last good turn left it.
             await self._conversation_state.save_changes(turn_context)
 
+    async def _short_fact_answer(self, dialog_context: DialogContext, text: str) -> bool:
+        active = dialog_context.active_dialog
+        if active is None:
+            return False
+        dialog = await self._dialogs.find(active.id)
+        check = getattr(dialog, "is_short_fact_answer", None)
+        return bool(check is not None and check(active.state or {}, text))
+
     # Messages -------------------------------------------------------------------------------------------
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
@@ -121,30 +143,33 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         text = typed_text(activity)
         routed = self._router.route(text)
         reading: Reading | None = None
-        if self._safety_net is not None and text:
-            # Before anything else, whatever dialog the person is in: danger gets an answer first. A known
-            # command ("help", a menu button) needs only the lexicon; everything else is read by the model too.
-            reading = await self._safety_net.check(turn_context, text, use_model=not routed.exact)
         dialog_context = await self._dialogs.create_context(turn_context)
+        if self._safety_net is not None and text and not self._answered_with_help(routed, activity):
+            # Before anything else, whatever dialog the person is in: danger gets an answer first. A known
+            # command ("help", a menu button) or a short answer to a factual question ("Where?") needs only the
+            # lexicon; everything else is read by the model too.
+            words_only = routed.exact or await self._short_fact_answer(dialog_context, text)
+            reading = await self._safety_net.check(turn_context, text, use_model=not words_only)
 
         if routed.intent is Intent.HELP:
-            key = "help.text" if is_personal(activity) else "help.group"
-            if dialog_context.active_dialog is None and is_personal(activity):
-                # What Safe Space can do, said and shown as buttons, in one message.
-                await self._send_menu(turn_context, intro=self._texts.get(key))
+            if not is_personal(activity):
+                await self._group_help.help(turn_context)  # the commands of this chat or channel
                 return
-            await turn_context.send_activity(self._texts.get(key))
-            if dialog_context.active_dialog is not None:
-                await dialog_context.reprompt_dialog()
+            if dialog_context.active_dialog is None:
+                # What Safe Space can do, said and shown as buttons, in one message.
+                await self._send_menu(turn_context, intro=self._texts.get("help.text"), everything=True)
+                return
+            await turn_context.send_activity(self._texts.get("help.text"))
+            await dialog_context.reprompt_dialog()
             return
         if not is_personal(activity) and (command := self._group_command(text)) is not None:
             handler, rest = command
-            await handler(turn_context, rest)
-            return
+            if await handler(turn_context, rest) is not False:
+                return
         if self._channels is not None and not is_personal(activity) and routed.intent is Intent.REGISTER_CHANNEL:
             await self._channels.register(turn_context)
             return
-        if routed.intent in (Intent.CANCEL, Intent.MENU):
+        if routed.intent in (Intent.CANCEL, Intent.MENU) and not self._keeps_drafts(dialog_context):
             if dialog_context.active_dialog is not None:
                 await dialog_context.cancel_all_dialogs()
                 if not turn_context.turn_state.get(CANCEL_HANDLED):
@@ -183,9 +208,21 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 if not handled and flow.dialog is not None:
                     await dialog_context.begin_dialog(flow.id, {"argument": routed.argument})
                 return
+            if not is_personal(activity) and PERSONAL in flow.scopes:
+                # A 1:1 feature asked for in a group ("@Safe Space report"): point the way, with a button to go.
+                await self._group_help.private_only(turn_context, flow.id)
+                return
         if routed.intent is Intent.GREETING:
             await self._send_menu(turn_context)
             return
+        if routed.intent in (Intent.THANKS, Intent.BYE):
+            await turn_context.send_activity(self._texts.get(f"small_talk.{routed.intent.value}"))
+            return
+        if self._follow_ups is not None and (reading is None or reading.severity is not Severity.HIGH):
+            # A line sent after a report ("oh and he said..."): it joins that report, and the person is told. A
+            # high-risk line has already reached the team through the safety net.
+            if await self._follow_ups.add(turn_context, text):
+                return
         if reading is not None and reading.flagged:
             return  # the safety net has already answered, with help that fits
         await self._not_understood(turn_context, text, reading, match)
@@ -207,6 +244,17 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             return
         await turn_context.send_activity(self._answers.closest(text))
 
+    def _answered_with_help(self, routed: Routed, activity: Activity) -> bool:
+        """A known command for a supportive flow this chat can run ("who can I talk to about self_harm", tapped):
+        its answer is 999 and people to talk to already, so the safety net's card would only say it again."""
+        flow = self._flows.get(routed.flow_id or "") if routed.exact and routed.intent is Intent.FLOW else None
+        return flow is not None and flow.supportive and conversation_type(activity) in flow.scopes
+
+    def _keeps_drafts(self, dialog_context: DialogContext) -> bool:
+        """Whether the flow under way handles "back", "menu" and "cancel" itself (the report keeps its draft)."""
+        flow = self._flows.get(dialog_context.stack[-1].id) if dialog_context.stack else None
+        return flow is not None and flow.handles_interruptions
+
     def _group_command(self, text: str) -> tuple[GroupCommand, str] | None:
         said = normalise(text)
         for command, handler in self._group_commands.items():
@@ -214,18 +262,38 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 return handler, said[len(command) :].strip()
         return None
 
-    async def _send_menu(self, turn_context: TurnContext, intro: str | None = None) -> None:
+    async def _send_menu(
+        self, turn_context: TurnContext, intro: str | None = None, *, everything: bool = False
+    ) -> None:
+        """The menu; with `everything` (help), also what the menu leaves out ("my reports"), and no Help button."""
         activity = turn_context.activity
         kind = conversation_type(activity)
         roles = await self._roles.roles_of(aad_object_id(activity))
         entries = [
             MenuEntry(label=flow.menu_label, command=flow.command)
             for flow in self._flows.values()
-            if flow.in_menu and kind in flow.scopes and flow.allowed_for(roles)
+            if (flow.in_menu or everything) and kind in flow.scopes and flow.allowed_for(roles)
         ]
-        entries.append(MenuEntry(label=self._texts.get("menu.entries.help"), command="help"))
+        if not everything:
+            entries.append(MenuEntry(label=self._texts.get("menu.entries.help"), command="help"))
         card = menu_card(self._texts.get("menu.title"), intro or self._texts.get("menu.hint"), entries)
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+        for flow in self._flows.values():
+            # Beside the menu, what is waiting: "You have an unfinished report: carry on / don't send it".
+            if flow.menu_notice is not None and kind in flow.scopes:
+                notice = await flow.menu_notice(turn_context)
+                if notice is not None:
+                    await turn_context.send_activity(notice)
+
+    async def on_pause(self, turn_context: TurnContext) -> None:
+        """A turn Safe Space runs itself after someone went quiet mid-dialog (dialogs/pauses.py): the dialog hears
+        of it, under the conversation's turn lock, and its state is saved as after any turn."""
+        conversation = turn_context.activity.conversation
+        async with self._turn_locks.hold(conversation.id if conversation else ""):
+            dialog_context = await self._dialogs.create_context(turn_context)
+            if dialog_context.active_dialog is not None:
+                await dialog_context.continue_dialog()
+            await self._conversation_state.save_changes(turn_context)
 
     # Installation and membership -------------------------------------------------------------------------
 

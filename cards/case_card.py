@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -31,8 +31,10 @@ _PREVIEW_TIERS: Final = (  # (description, each other long text, each name)
     (500, 120, 100),
     (250, 60, 60),
     (100, 20, 40),
+    (60, 10, 30),
 )
 NOTES_SHOWN: Final = 5
+REVEALS_SHOWN: Final = 3  # the latest; every one is in the chronology
 # Teams shows six top-level actions, but the official renderer's default host config (which our validator
 # uses) allows five; keeping to five satisfies both. Reveal lives in the body, beside the reporter fact.
 MAX_TOP_LEVEL_ACTIONS: Final = 5
@@ -87,6 +89,23 @@ class CaseCardView:
     action_taken: str | None = None
     others_aware: str | None = None
     flagged_by: str | None = None  # the safety net's reason ("model: Harm to other people, 0.93"), triage cases only
+    incident_at: dt.datetime | None = None  # aware, UTC: the day (and time, if known) it happened
+    incident_time_known: bool | None = None  # False: only the day of incident_at is known
+    # Staff form, the rest of a referral's content (policy 4.4): keys as stored, free text verbatim.
+    spoken_to: str | None = None
+    fears: str | None = None
+    online_how: str | None = None
+    parents_told: str | None = None
+    other_agencies: str | None = None
+    reveals: tuple[tuple[str, str], ...] = ()  # (who was sent the hidden reporter's name, when as shown)
+    mentions: tuple[tuple[str, str], ...] = ()  # (aad object id, display name) to @mention on the card
+    # A learner's report: whether and how they may be contacted (None: not asked, as on staff and triage cases).
+    # How is kept with the identity: shown only when the reporter's name is.
+    contact_ok: bool | None = None
+    contact_how: str | None = None
+    danger_unconfirmed: bool = False  # urgent because the reporter was not sure whether someone is in danger now
+    closed_by: str | None = None
+    closed_at: dt.datetime | None = None  # aware, UTC
 
 
 def case_card(view: CaseCardView, texts: Texts) -> Card:
@@ -121,7 +140,10 @@ class _Limits:
 
 
 def _build(view: CaseCardView, texts: Texts, limits: _Limits) -> Card:
+    # A name is cut like any other text, once, so each @mention tag still matches its entity exactly.
+    view = replace(view, mentions=tuple((aad, truncate(name, limits.name)) for aad, name in view.mentions))
     body: list[Element] = [_header(view, texts), _facts(view, texts, limits)]
+    body += _reveals(view, texts, limits)
     if view.reporter_hidden and view.status != "closed":
         body.append({"type": "ActionSet", "actions": [_reveal_action(texts, _action_data(view))]})
     body += _description(view, texts, limits)
@@ -130,7 +152,10 @@ def _build(view: CaseCardView, texts: Texts, limits: _Limits) -> Card:
     body += _decision(view, texts, limits)
     body += _closed(view, texts, limits)
     body += _notes(view, texts, limits)
-    return adaptive_card(body=body, actions=_actions(view, texts))
+    card = adaptive_card(body=body, actions=_actions(view, texts))
+    if view.mentions:
+        card["msteams"] = {**card.get("msteams", {}), "entities": _mention_entities(view)}
+    return card
 
 
 def uk_time(moment: dt.datetime, texts: Texts) -> str:
@@ -150,18 +175,30 @@ def _header(view: CaseCardView, texts: Texts) -> Element:
         )
     ]
     if view.urgent:
-        items.append(text_block(texts.get("cards.case.urgent"), weight="Bolder", color="Attention"))
+        items.append(text_block(texts.get(_urgent_key(view)), weight="Bolder", color="Attention"))
     if view.incomplete:
         items.append(text_block(texts.get("cards.case.incomplete"), color="Warning"))
+    if view.mentions:
+        # Teams notifies whoever a card @mentions when it is posted: an urgent case must not wait to be noticed.
+        tags = " ".join(_mention_tag(name) for _, name in view.mentions)
+        items.append(text_block(texts.get("cards.case.urgent_mention", mentions=tags), weight="Bolder"))
     items.append(text_block(_label(texts, "cards.case.source", view.source), is_subtle=True, size="Small"))
     return {"type": "Container", "style": "emphasis", "bleed": True, "items": items}
+
+
+def _urgent_key(view: CaseCardView) -> str:
+    # Say why it is urgent as it happened: the safety net flagged a message (nobody was asked), the reporter said
+    # someone may be at risk, or the reporter was not sure and it is treated as urgent until someone checks.
+    if view.source == "triage":
+        return "cards.case.urgent_flagged"
+    return "cards.case.urgent_unconfirmed" if view.danger_unconfirmed else "cards.case.urgent"
 
 
 def _facts(view: CaseCardView, texts: Texts, limits: _Limits) -> Element:
     facts: list[tuple[str, str]] = [("category", _label(texts, "cards.categories", view.category))]
     if view.flagged_by:
         facts.append(("flagged_by", escape_markdown(truncate(view.flagged_by, limits.field))))
-    facts.append(("about", _label(texts, "cards.case.about", view.about)))
+    facts.append(("about", _about(view, texts)))
     if view.subject_name:
         facts.append(("subject", _name(view.subject_name, limits)))
     facts += [
@@ -172,8 +209,15 @@ def _facts(view: CaseCardView, texts: Texts, limits: _Limits) -> Element:
             if view.reporter_display is not None
             else texts.get("cards.case.reporter_not_named"),
         ),
-        ("raised_at", uk_time(view.raised_at, texts)),
-        ("waited", escape_markdown(view.waited)),
+    ]
+    if view.contact_ok is not None:
+        facts.append(("contact", _contact(view, texts, limits)))
+    facts.append(("raised_at", uk_time(view.raised_at, texts)))
+    if view.waited:
+        # Only once known for good (how long it took to be picked up): a count drawn when the card was posted
+        # would still say "0 min" hours later. Until then "Raised" says when it came in.
+        facts.append(("waited", escape_markdown(view.waited)))
+    facts += [
         ("status", _label(texts, "cards.case.status", view.status)),
         (
             "owner",
@@ -189,9 +233,43 @@ def _facts(view: CaseCardView, texts: Texts, limits: _Limits) -> Element:
     return _fact_set([(texts.get(f"cards.case.facts.{key}"), value) for key, value in facts])
 
 
+def _contact(view: CaseCardView, texts: Texts, limits: _Limits) -> str:
+    if not view.contact_ok:
+        return texts.get("cards.case.contact_no")
+    if view.reporter_hidden:
+        return texts.get("cards.case.contact_hidden")  # a phone number names someone as surely as their name
+    if view.contact_how and view.contact_how.strip():
+        return escape_markdown(truncate(view.contact_how, limits.field))
+    return texts.get("cards.case.contact_teams")
+
+
+def _about(view: CaseCardView, texts: Texts) -> str:
+    if view.source == "triage":
+        return texts.get("cards.case.about_not_asked")  # the safety net read a message; nobody asked who it is about
+    # The staff form asks what the person concerned is ("A learner"), not who they are to a learner reporting
+    # ("Another learner").
+    prefix = "cards.case.subject_role" if view.source == "staff" else "cards.case.about"
+    return _label(texts, prefix, view.about)
+
+
+def _reveals(view: CaseCardView, texts: Texts, limits: _Limits) -> list[Element]:
+    # Everyone on the card sees that a hidden reporter's name was sent to someone, so the deputy is not left
+    # guessing; the name itself never appears here, and each reason is in the chronology.
+    return [
+        text_block(
+            texts.get("cards.case.revealed_to", who=_name(who, limits), when=escape_markdown(when)),
+            is_subtle=True,
+            size="Small",
+        )
+        for who, when in view.reveals[-REVEALS_SHOWN:]
+    ]
+
+
 def _description(view: CaseCardView, texts: Texts, limits: _Limits) -> list[Element]:
     shown = truncate(view.description, limits.description)
-    elements = [_heading(texts.get("cards.case.description_heading")), text_block(_paragraphs(shown, texts))]
+    # A member of staff writes what they saw or heard: "In their own words" would pass it off as the person's.
+    heading = "cards.case.description_heading_staff" if view.source == "staff" else "cards.case.description_heading"
+    elements = [_heading(texts.get(heading)), text_block(_paragraphs(shown, texts))]
     if shown != view.description:
         elements.append(
             text_block(
@@ -204,17 +282,30 @@ def _description(view: CaseCardView, texts: Texts, limits: _Limits) -> list[Elem
 
 
 def _incident(view: CaseCardView, texts: Texts, limits: _Limits) -> list[Element]:
-    if not view.incident_when and not view.incident_where:
+    when = _incident_when(view, texts, limits)
+    if not when and not view.incident_where:
         return []
     return [
         _fact_set(
             [
-                (texts.get("cards.case.incident_when"), _or_not_given(view.incident_when, texts, limits.field)),
+                (texts.get("cards.case.incident_when"), when or texts.get("cards.answers.not_given")),
                 (texts.get("cards.case.incident_where"), _or_not_given(view.incident_where, texts, limits.field)),
             ],
             separator=True,
         )
     ]
+
+
+def _incident_when(view: CaseCardView, texts: Texts, limits: _Limits) -> str | None:
+    """The day (and time, when known) it happened in UK time, then the reporter's own words for when."""
+    words = (view.incident_when or "").strip()
+    described = escape_markdown(truncate(view.incident_when or "", limits.field)) if words else None
+    if view.incident_at is None:
+        return described
+    moment = view.incident_at if view.incident_at.tzinfo is not None else view.incident_at.replace(tzinfo=dt.UTC)
+    key = "cards.case.incident_at_format" if view.incident_time_known else "cards.case.incident_day_format"
+    at = texts.get(key, when=moment.astimezone(UK_TIME))
+    return texts.get("cards.case.incident_at_and_words", at=at, words=described) if described else at
 
 
 def _staff_observations(view: CaseCardView, texts: Texts, limits: _Limits) -> list[Element]:
@@ -224,7 +315,22 @@ def _staff_observations(view: CaseCardView, texts: Texts, limits: _Limits) -> li
         for label, detail in view.indicators:
             elements.append(text_block(escape_markdown(label), weight="Bolder", size="Small"))
             elements.append(text_block(_paragraphs(truncate(detail, limits.field), texts)))
-    for key, value in (("action_taken", view.action_taken), ("others_aware", view.others_aware)):
+    for key, value in (("fears", view.fears), ("online_how", view.online_how)):
+        if value:
+            elements.append(_heading(texts.get(f"cards.case.{key}")))
+            elements.append(text_block(_paragraphs(truncate(value, limits.field), texts)))
+    answers = [
+        (texts.get(f"cards.case.{key}"), _label(texts, f"cards.staff_form.{key}_choices", value))
+        for key, value in (("spoken_to", view.spoken_to), ("parents_told", view.parents_told))
+        if value
+    ]
+    if answers:
+        elements.append(_fact_set(answers, separator=True))
+    for key, value in (
+        ("action_taken", view.action_taken),
+        ("others_aware", view.others_aware),
+        ("other_agencies", view.other_agencies),
+    ):
         if value:
             elements.append(_heading(texts.get(f"cards.case.{key}")))
             elements.append(text_block(_paragraphs(truncate(value, limits.field), texts)))
@@ -255,17 +361,12 @@ def _decision(view: CaseCardView, texts: Texts, limits: _Limits) -> list[Element
 def _closed(view: CaseCardView, texts: Texts, limits: _Limits) -> list[Element]:
     if view.status != "closed":
         return []
-    return [
-        _heading(texts.get("cards.case.closed_heading")),
-        _fact_set(
-            [
-                (
-                    texts.get("cards.case.outcome"),
-                    _or_not_given(view.outcome_note, texts, limits.field),
-                )
-            ]
-        ),
-    ]
+    facts = [(texts.get("cards.case.outcome"), _or_not_given(view.outcome_note, texts, limits.field))]
+    if view.closed_by:
+        facts.append((texts.get("cards.case.closed_by"), _name(view.closed_by, limits)))
+    if view.closed_at is not None:
+        facts.append((texts.get("cards.case.closed_at"), uk_time(view.closed_at, texts)))
+    return [_heading(texts.get("cards.case.closed_heading")), _fact_set(facts)]
 
 
 def _notes(view: CaseCardView, texts: Texts, limits: _Limits) -> list[Element]:
@@ -493,6 +594,19 @@ def _label(texts: Texts, prefix: str, key: str) -> str:
 
 def _name(name: str, limits: _Limits) -> str:
     return escape_markdown(truncate(name, limits.name))
+
+
+def _mention_tag(name: str) -> str:
+    # The tag's text must match its mention entity exactly; angle brackets in a name would end the tag early.
+    return f"<at>{name.replace('<', '').replace('>', '')}</at>"
+
+
+def _mention_entities(view: CaseCardView) -> list[dict[str, Any]]:
+    """Teams mention entities for the card's @mentions; an Entra object id is enough for Teams to find them."""
+    return [
+        {"type": "mention", "text": _mention_tag(name), "mentioned": {"id": aad_id, "name": name}}
+        for aad_id, name in view.mentions
+    ]
 
 
 def _yes_no(value: bool | None, texts: Texts) -> str:

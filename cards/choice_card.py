@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
-from cards.elements import Card, adaptive_card, im_back, text_block
+from cards.elements import Card, Element, adaptive_card, im_back, text_block
+
+# Teams drops actions past six without a word, and the renderer's default host config (which the card checks use)
+# allows five: a longer list of answers goes in rows of ROW instead.
+ROW: Final = 3
+MAX_IN_ONE_ROW: Final = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,4 +24,10 @@ def choice_card(prompt: str, hint: str, choices: list[Choice], *, preface: list[
     body.append(text_block(prompt, weight="Bolder"))
     if hint:
         body.append(text_block(hint, is_subtle=True))
-    return adaptive_card(body=body, actions=[im_back(choice.label, choice.command) for choice in choices])
+    actions = [im_back(choice.label, choice.command) for choice in choices]
+    if len(actions) <= MAX_IN_ONE_ROW:
+        return adaptive_card(body=body, actions=actions)
+    rows: list[Element] = [
+        {"type": "ActionSet", "actions": actions[start : start + ROW]} for start in range(0, len(actions), ROW)
+    ]
+    return adaptive_card(body=body + rows)

@@ -55,6 +55,11 @@ def im_back(title: str, value: str) -> Action:
     }
 
 
+def open_url(title: str, url: str) -> Action:
+    """A button that opens a link: a web page, tel:/mailto:, or a Teams deep link (such as a 1:1 chat)."""
+    return {"type": "Action.OpenUrl", "title": title, "url": url}
+
+
 def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> Action:
     """A Universal Action: Teams sends an invoke and the bot answers with the updated card."""
     action: Action = {"type": "Action.Execute", "title": title, "verb": verb, "data": data}

@@ -90,10 +90,17 @@ class PodiumView:
     header: QuizHeader
     standings: tuple[Standing, ...]
     took_part: int
+    answered: int = 0  # answers given in the whole quiz: says whether nobody answered or nobody was right
+    asked: int = 0  # questions put to the group; fewer than the header's when the trainer ended it early
 
 
 def _t(texts: Texts, key: str, **values: object) -> str:
     return texts.get(f"live_quiz.cards.{key}", **values)
+
+
+def questions_phrase(count: int, texts: Texts) -> str:
+    """The count and its noun, from the wording file: "1 question", "5 questions"."""
+    return texts.plural("live_quiz.cards.questions", count)
 
 
 def ordinal(place: int, texts: Texts) -> str:
@@ -116,7 +123,7 @@ def _head(header: QuizHeader, texts: Texts) -> Element:
                 texts,
                 "topic",
                 topic=escape_markdown(header.topic),
-                questions=header.questions,
+                questions=questions_phrase(header.questions, texts),
                 seconds=header.seconds,
             ),
             is_subtle=True,
@@ -207,7 +214,8 @@ def question_card(view: QuestionView, texts: Texts) -> Card:
         text_block(_t(texts, "question.timing", seconds=header.seconds, deadline=uk_clock(view.deadline, texts)))
     )
     if view.answered:
-        body.append(text_block(_t(texts, "question.answered", answered=view.answered, participants=view.participants)))
+        answered = texts.plural("live_quiz.cards.question.answered", view.answered, participants=view.participants)
+        body.append(text_block(answered))
     else:
         body.append(text_block(_t(texts, "question.answered_none"), is_subtle=True))
     body.append(text_block(_t(texts, "question.no_refresh"), is_subtle=True, size="Small"))
@@ -270,7 +278,12 @@ def results_card(view: ResultsView, texts: Texts) -> Card:
             weight="Bolder",
         ),
         text_block(_t(texts, "results.explanation", explanation=escape_markdown(view.explanation))),
-        text_block(_t(texts, "results.summary", answered=answered, correct=correct), is_subtle=True),
+        text_block(
+            _t(texts, "results.summary", answered=answered, correct=correct)
+            if answered
+            else _t(texts, "results.summary_none"),
+            is_subtle=True,
+        ),
         {**text_block(_t(texts, "results.leaderboard"), weight="Bolder"), "separator": True},
     ]
     if view.standings:
@@ -301,7 +314,8 @@ def podium_card(view: PodiumView, texts: Texts) -> Card:
     ]
     scored = [s for s in view.standings if s.points > 0]
     if not scored:
-        body.append(text_block(_t(texts, "podium.nobody")))
+        # Answers that were all wrong are still taking part: say so kindly, never "nobody answered".
+        body.append(text_block(_t(texts, "podium.nobody_right" if view.answered else "podium.nobody_answered")))
     medals = {1: "first", 2: "second", 3: "third"}
     for place in sorted({s.place for s in scored if s.place <= 3}):
         at_place = [s for s in scored if s.place == place]
@@ -322,5 +336,9 @@ def podium_card(view: PodiumView, texts: Texts) -> Card:
     if view.standings:
         body.append({**text_block(_t(texts, "podium.leaderboard"), weight="Bolder"), "separator": True})
         body.append(_leaderboard(view.standings, PODIUM_LEADERBOARD_SHOWN, texts))
-    body.append(text_block(_t(texts, "podium.took_part", count=view.took_part), is_subtle=True))
+    if 0 < view.asked < view.header.questions:
+        ended = _t(texts, "podium.ended_early", questions=questions_phrase(view.asked, texts))
+        body.append(text_block(ended, is_subtle=True))
+    if view.took_part:
+        body.append(text_block(_t(texts, "podium.took_part", count=view.took_part), is_subtle=True))
     return adaptive_card(body=body)

@@ -26,10 +26,17 @@ def entry_block(entry: Entry) -> list[Element]:
     return [{"type": "Container", "separator": True, "spacing": "Medium", "items": lines}]
 
 
-def signpost_card(title: str, intro: str, entries: Sequence[Entry]) -> Card:
+def signpost_card(
+    title: str, intro: str, entries: Sequence[Entry], *, sections: Sequence[tuple[str, Sequence[Entry]]] = ()
+) -> Card:
+    """`sections` are further routes after the main ones, each (heading, entries): the bullying card's hate crime."""
     body: list[Element] = [text_block(title, size="Medium", weight="Bolder", color="Attention")]
     if intro:
         body.append(text_block(intro))
     for entry in entries:
         body.extend(entry_block(entry))
+    for heading, more in sections:
+        body.append({**text_block(heading, weight="Bolder"), "separator": True, "spacing": "Large"})
+        for entry in more:
+            body.extend(entry_block(entry))
     return adaptive_card(body=body)

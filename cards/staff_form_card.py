@@ -34,11 +34,19 @@ FIELD_DESCRIPTION: Final = "sf_description"
 FIELD_ACTION_TAKEN: Final = "sf_action_taken"
 FIELD_OTHERS_AWARE: Final = "sf_others_aware"
 FIELD_URGENCY: Final = "sf_urgency"
+# The rest of a referral's content (policy 4.4, and DfE's list in the domain brief, section 1).
+FIELD_FEARS: Final = "sf_fears"
+FIELD_ONLINE_HOW: Final = "sf_online_how"
+FIELD_SPOKEN_TO: Final = "sf_spoken_to"
+FIELD_PARENTS_TOLD: Final = "sf_parents_told"
+FIELD_OTHER_AGENCIES: Final = "sf_other_agencies"
 
 ROLES: Final = ("learner", "staff", "visitor")
 UNDER_18_CHOICES: Final = ("yes", "no", "not_sure")
 CATEGORIES: Final = ("radicalisation", "bullying", "online_safety", "abuse", "wellbeing", "other")
 URGENCY_CHOICES: Final = ("urgent", "not_urgent")
+SPOKEN_TO_CHOICES: Final = ("dso", "director", "both", "not_yet")
+PARENTS_TOLD_CHOICES: Final = ("yes", "no", "not_applicable")
 TOGGLE_ON: Final = "true"
 TOGGLE_OFF: Final = "false"
 
@@ -50,6 +58,9 @@ MAX_LENGTHS: Final[Mapping[str, int]] = {
     FIELD_DESCRIPTION: 10_000,
     FIELD_ACTION_TAKEN: 4000,
     FIELD_OTHERS_AWARE: 1000,
+    FIELD_FEARS: 4000,
+    FIELD_ONLINE_HOW: 2000,
+    FIELD_OTHER_AGENCIES: 1000,
 }
 INDICATOR_DETAIL_MAX: Final = 2000
 
@@ -66,6 +77,7 @@ ERROR_FUTURE_DATE: Final = "cards.staff_form.errors.future_date"
 ERROR_BAD_TIME: Final = "cards.staff_form.errors.bad_time"
 ERROR_TIME_WITHOUT_DATE: Final = "cards.staff_form.errors.time_without_date"
 ERROR_TICK_NEEDS_TEXT: Final = "cards.staff_form.errors.tick_needs_text"
+ERROR_PARENTS_NEEDED: Final = "cards.staff_form.errors.parents_needed"
 
 # Which wording names each field in the error summary.
 _FIELD_LABELS: Final[Mapping[str, str]] = {
@@ -81,6 +93,11 @@ _FIELD_LABELS: Final[Mapping[str, str]] = {
     FIELD_ACTION_TAKEN: "cards.staff_form.action_taken",
     FIELD_OTHERS_AWARE: "cards.staff_form.others_aware",
     FIELD_URGENCY: "cards.staff_form.urgency",
+    FIELD_FEARS: "cards.staff_form.fears",
+    FIELD_ONLINE_HOW: "cards.staff_form.online_how",
+    FIELD_SPOKEN_TO: "cards.staff_form.spoken_to",
+    FIELD_PARENTS_TOLD: "cards.staff_form.parents_told",
+    FIELD_OTHER_AGENCIES: "cards.staff_form.other_agencies",
 }
 
 
@@ -115,6 +132,11 @@ class StaffConcern:
     action_taken: str | None
     others_aware: str | None
     urgent: bool
+    spoken_to: str = "not_yet"  # dso | director | both | not_yet
+    fears: str | None = None
+    online_how: str | None = None
+    parents_told: str | None = None  # yes | no | not_applicable; None: not answered (only allowed at 18 or over)
+    other_agencies: str | None = None
 
 
 # The card ------------------------------------------------------------------------------------------------------
@@ -248,6 +270,8 @@ class _Form:
                 multiline=True,
                 placeholder="cards.staff_form.description_placeholder",
             ),
+            *self._text(FIELD_FEARS, multiline=True, placeholder="cards.staff_form.fears_placeholder"),
+            *self._text(FIELD_ONLINE_HOW, multiline=True, placeholder="cards.staff_form.online_how_placeholder"),
         ]
 
     def indicators(self) -> list[Element]:
@@ -297,9 +321,14 @@ class _Form:
 
     def follow_up(self) -> list[Element]:
         return [
-            _heading(self.texts.get("cards.staff_form.action_taken")),
-            *self._text(FIELD_ACTION_TAKEN, multiline=True, show_label=False),
+            _heading(self.texts.get("cards.staff_form.follow_up_heading")),
+            # Policy 4.4: staff talk to a director or the DSO as well as filling in the form.
+            *self._choices(FIELD_SPOKEN_TO, "cards.staff_form.spoken_to_choices", SPOKEN_TO_CHOICES, required=True),
+            *self._text(FIELD_ACTION_TAKEN, multiline=True, placeholder="cards.staff_form.action_taken_placeholder"),
             *self._text(FIELD_OTHERS_AWARE),
+            # Not required on the card (it cannot depend on the under-18 answer); the parser asks for it then.
+            *self._choices(FIELD_PARENTS_TOLD, "cards.staff_form.parents_told_choices", PARENTS_TOLD_CHOICES),
+            *self._text(FIELD_OTHER_AGENCIES, placeholder="cards.staff_form.other_agencies_placeholder"),
             *self._choices(FIELD_URGENCY, "cards.staff_form.urgency_choices", URGENCY_CHOICES, required=True),
             text_block(self.texts.get("cards.staff_form.emergency"), size="Small"),
         ]
@@ -338,11 +367,13 @@ class _Form:
         required: bool = False,
         multiline: bool = False,
         placeholder: str | None = None,
-        show_label: bool = True,
     ) -> list[Element]:
-        element: Element = {"type": "Input.Text", "id": field, "maxLength": MAX_LENGTHS[field]}
-        if show_label:
-            element["label"] = self.texts.get(_FIELD_LABELS[field])
+        element: Element = {
+            "type": "Input.Text",
+            "id": field,
+            "label": self.texts.get(_FIELD_LABELS[field]),
+            "maxLength": MAX_LENGTHS[field],
+        }
         if required:
             element["isRequired"] = True
             element["errorMessage"] = self.texts.get(ERROR_REQUIRED)
@@ -465,6 +496,8 @@ def parse_staff_form(
     where = text(FIELD_WHERE).strip()
     category = choice(FIELD_CATEGORY, CATEGORIES)
     description = text(FIELD_DESCRIPTION, required=True)
+    fears = text(FIELD_FEARS).strip()
+    online_how = text(FIELD_ONLINE_HOW).strip()
 
     noted: list[tuple[str, str]] = []
     for item in indicators.items():
@@ -477,8 +510,17 @@ def parse_staff_form(
             # Words without the tick are kept too: the account is the evidence, the tick only a prompt.
             noted.append((item.key, detail))
 
+    spoken_to = choice(FIELD_SPOKEN_TO, SPOKEN_TO_CHOICES)
     action_taken = text(FIELD_ACTION_TAKEN).strip()
     others_aware = text(FIELD_OTHERS_AWARE).strip()
+    raw_parents = data.get(FIELD_PARENTS_TOLD)
+    parents_told = raw_parents.strip() if isinstance(raw_parents, str) else ""
+    if parents_told and parents_told not in PARENTS_TOLD_CHOICES:
+        errors[FIELD_PARENTS_TOLD] = ERROR_CHOOSE
+    elif not parents_told and under_18 == "yes":
+        # DfE: for an under-18 the referral says what parents or carers know; the DSO must not have to ask.
+        errors[FIELD_PARENTS_TOLD] = ERROR_PARENTS_NEEDED
+    other_agencies = text(FIELD_OTHER_AGENCIES).strip()
     urgency = choice(FIELD_URGENCY, URGENCY_CHOICES)
 
     if errors:
@@ -497,6 +539,11 @@ def parse_staff_form(
         action_taken=action_taken or None,
         others_aware=others_aware or None,
         urgent=urgency == "urgent",
+        spoken_to=spoken_to,
+        fears=fears or None,
+        online_how=online_how or None,
+        parents_told=parents_told or None,
+        other_agencies=other_agencies or None,
     )
     return concern, {}
 
@@ -513,9 +560,14 @@ def _in_form_order(errors: dict[str, str], indicators: Indicators) -> dict[str, 
         FIELD_WHERE,
         FIELD_CATEGORY,
         FIELD_DESCRIPTION,
+        FIELD_FEARS,
+        FIELD_ONLINE_HOW,
         *(indicator_detail_id(item.key) for item in indicators.items()),
+        FIELD_SPOKEN_TO,
         FIELD_ACTION_TAKEN,
         FIELD_OTHERS_AWARE,
+        FIELD_PARENTS_TOLD,
+        FIELD_OTHER_AGENCIES,
         FIELD_URGENCY,
     ]
     return {field: errors[field] for field in order if field in errors}

@@ -1,4 +1,5 @@
-"""Staying-safe-online cards: the list of topics, and one topic with its sources and two next steps."""
+"""Staying-safe-online cards: the list of topics, and one topic with how to reach who it names, its sources and two
+next steps."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from cards.elements import Card, Element, adaptive_card, im_back, text_block
-from content.directory import Topic
+from cards.signpost_card import entry_block
+from content.directory import Entry, Topic
 
 
 def topics_card(title: str, intro: str, topics: Sequence[Topic], command_prefix: str) -> Card:
@@ -25,11 +27,23 @@ def topics_card(title: str, intro: str, topics: Sequence[Topic], command_prefix:
     return adaptive_card(body)
 
 
-def topic_card(topic: Topic, source_line: str, *, talk: tuple[str, str], who: tuple[str, str]) -> Card:
-    """`talk` and `who` are (button title, what the button types)."""
+def topic_card(
+    topic: Topic,
+    source_line: str,
+    *,
+    contacts: tuple[str, Sequence[Entry]],
+    talk: tuple[str, str],
+    who: tuple[str, str],
+) -> Card:
+    """`contacts` is (heading, the services the advice names); `talk` and `who` are (button title, what it types)."""
+    heading, entries = contacts
     body: list[Element] = [
         text_block(topic.title, size="Medium", weight="Bolder"),
         text_block(topic.body),
-        text_block(source_line, is_subtle=True, size="Small"),
     ]
+    if entries:
+        body.append({**text_block(heading, weight="Bolder"), "spacing": "Large"})
+        for entry in entries:
+            body.extend(entry_block(entry))
+    body.append({**text_block(source_line, is_subtle=True, size="Small"), "separator": True})
     return adaptive_card(body, actions=[im_back(*talk), im_back(*who)])

@@ -162,6 +162,9 @@ class Entry(StrictModel):
     note: OneLine | None = None
     sources: tuple[SourceKey, ...] = Field(min_length=1)
     priority: StrictInt
+    # Shorter names advice may use for it ("ACT Early", "CEOP", "101"): a topic that says one must list this entry
+    # in `related`, so the card shows how to reach it (checked at load time).
+    mentioned_as: tuple[OneLine, ...] = ()
 
     @model_validator(mode="after")
     def _no_retired_service(self) -> Entry:
@@ -198,10 +201,11 @@ class Topic(StrictModel):
         return body
 
     @model_validator(mode="after")
-    def _sourced_unless_unverified(self) -> Topic:
-        # Advice with no source may ship only if it is openly marked as unchecked.
-        if not self.sources and self.verified:
-            raise ValueError("a topic with no sources must say verified: false")
+    def _sourced_and_checked(self) -> Topic:
+        # Learners act on this advice: what could not be checked against a source is left out, not shown with a
+        # disclaimer ("This advice ... has not been checked" is no help to someone deciding what to do).
+        if not self.sources or not self.verified:
+            raise ValueError("a topic must cite its sources and say verified: true; leave out advice nobody checked")
         return self
 
 
@@ -414,6 +418,24 @@ def _check_online_safety(
                 raise content_error(
                     path, ("topics", i, "related", j), f"{entry_id} is staff-only; topics are for learners"
                 )
+        _check_named_services(path, i, topic, entries)
+
+
+def _names_in(text: str, names: Sequence[str]) -> list[str]:
+    return [name for name in names if re.search(rf"(?<![\w@/.-]){re.escape(name)}(?![\w@-])", text)]
+
+
+def _check_named_services(path: Path, index: int, topic: Topic, entries: Mapping[str, Entry]) -> None:
+    """A service the advice names must be in `related`, or the card names it without saying how to reach it."""
+    for entry in entries.values():
+        named = _names_in(topic.body, (entry.name, *entry.mentioned_as))
+        if named and entry.id not in topic.related:
+            raise content_error(
+                path,
+                ("topics", index, "related"),
+                f"the text names {named[0]!r} but related does not list {entry.id}, so the card would not say how "
+                "to reach it",
+            )
 
 
 def _check_routes(path: Path, data: _TriageRoutes, entries: Mapping[str, Entry]) -> None:

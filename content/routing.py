@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from content.common import StrictModel, load_model
 
@@ -29,6 +29,8 @@ class FlowRouting(StrictModel):
 
 class Routing(StrictModel):
     flows: dict[str, FlowRouting]
+    # Group-chat and channel commands: command id -> the phrases that start it.
+    group_commands: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     @classmethod
     def load(cls, content_dir: Path) -> Routing:

@@ -60,6 +60,13 @@ class Texts:
             raise KeyError(f"no text for {key!r} in {TEXTS_FILE}") from None
         return template.format(**values) if values else template
 
+    def plural(self, key: str, count: int, **values: object) -> str:
+        """`<key>.one` for exactly one, `<key>.other` for any other count, with {count} filled in.
+
+        English needs only the two forms; keeping both in the wording file means "1 question" is never "1 questions".
+        """
+        return self.get(f"{key}.{'one' if count == 1 else 'other'}", count=count, **values)
+
     def require(self, *keys: str) -> None:
         """Fail start-up, not a conversation, when code needs a key the file lacks."""
         missing = [key for key in keys if key not in self._entries]

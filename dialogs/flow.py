@@ -8,6 +8,7 @@ from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.dialogs import Dialog
+from botbuilder.schema import Activity
 
 from dialogs.roles import Role
 
@@ -31,6 +32,17 @@ class Flow:
     # returns True it has answered and the dialog does not start (staff get the concern form, for one).
     start_override: Callable[[TurnContext, frozenset[Role], str | None], Awaitable[bool]] | None = None
     patterns: tuple[str, ...] = ()
+    # What this flow's own buttons type, each with the argument it carries: (text, argument). Routed exactly, so a
+    # button press is never read as free text.
+    commands: tuple[tuple[str, str], ...] = ()
+    # Its answer is itself help (999 and people to talk to): a button or command that starts it needs no safety-net
+    # card on top, which would only repeat the same contacts (a tapped "Feeling low or self-harm" is not a crisis).
+    supportive: bool = False
+    # Its dialog decides itself what "back", "menu" and "cancel" mean mid-way (the report keeps what was typed),
+    # rather than the bot cancelling it; when it ends, the menu follows as after any dialog.
+    handles_interruptions: bool = False
+    # Something to show beside the menu, or None (the report: "You have an unfinished report").
+    menu_notice: Callable[[TurnContext], Awaitable[Activity | None]] | None = None
 
     def allowed_for(self, roles: frozenset[Role]) -> bool:
         return self.roles is None or bool(self.roles & roles)

@@ -96,12 +96,19 @@ def example_pages(texts: Texts, indicators: Indicators, bank: QuestionBank) -> l
             ("00000000-0000-0000-0000-000000000001", "Pat Example (DSO)"),
             ("00000000-0000-0000-0000-000000000002", "Chris Sample (Deputy DSO)"),
         ),
+        # Urgent and not picked up yet: the card @mentions the DSO and deputy as it is posted.
+        mentions=(
+            ("00000000-0000-0000-0000-000000000001", "Pat Example"),
+            ("00000000-0000-0000-0000-000000000002", "Chris Sample"),
+        ),
     )
     acknowledged = replace(
         reported,
         version=2,
         status="acknowledged",
         owner_name="Pat Example",
+        mentions=(),
+        reveals=(("Pat Example", "Wed 25 Nov 2026, 15:12"),),
         notes=(
             (
                 "Pat Example",
@@ -143,7 +150,11 @@ def example_pages(texts: Texts, indicators: Indicators, bank: QuestionBank) -> l
     )
     directory = Directory.load()
     dialog = ReportWorryDialog(texts, directory)
-    yes_no = [Choice(texts.get("report.yes"), "yes"), Choice(texts.get("report.no"), "no")]
+    yes_no = [
+        Choice(texts.get("report.yes"), "yes"),
+        Choice(texts.get("report.no"), "no"),
+        Choice(texts.get("report.not_sure"), "not sure"),
+    ]
     learner_start = choice_card(
         texts.get("report.danger"), texts.get("report.danger_hint"), yes_no, preface=[texts.get("report.intro")]
     )
@@ -156,8 +167,9 @@ def example_pages(texts: Texts, indicators: Indicators, bank: QuestionBank) -> l
         "urgent": True,
         "about": "learner",
         "category": "radicalisation",
-        "description": "My friend keeps sending me videos from a group that says we should fight back.",
-        "when_where": "Since last week, on WhatsApp",
+        "lines": ["My friend keeps sending me videos from a group that says we should fight back."],
+        "when": "Since last week",
+        "where": "On WhatsApp",
         "contact_ok": True,
         "contact_how": "Teams chat",
         "name_shown": False,
@@ -165,7 +177,11 @@ def example_pages(texts: Texts, indicators: Indicators, bank: QuestionBank) -> l
     learner_summary = choice_card(
         texts.get("report.confirm"),
         "",
-        [Choice(texts.get("report.confirm_send"), "send it"), Choice(texts.get("report.confirm_cancel"), "no")],
+        [
+            Choice(texts.get("report.confirm_send"), "send it"),
+            Choice(texts.get("report.confirm_change"), "change something"),
+            Choice(texts.get("report.confirm_cancel"), "don't send"),
+        ],
         preface=dialog.summary(draft),
     )
     return [

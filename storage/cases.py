@@ -51,6 +51,12 @@ IMMUTABLE_FIELDS: Final = frozenset(
         "indicators",
         "action_taken",
         "others_aware",
+        "incident_time_known",
+        "spoken_to",
+        "fears",
+        "parents_told",
+        "other_agencies",
+        "online_how",
     }
 )
 _CASE_FIELDS: Final = frozenset(Case.model_fields)
@@ -387,6 +393,26 @@ async def fresh_case_of(*, session: AsyncSession, reporter_aad_id: str, since: d
         .where(
             col(Case.reporter_aad_id) == _aad(reporter_aad_id),
             col(Case.status) == "new",
+            col(Case.created_at) >= since,
+        )
+        .order_by(col(Case.created_at).desc(), col(Case.id).desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+    return rows.scalars().first()
+
+
+async def recent_open_case_of(*, session: AsyncSession, reporter_aad_id: str, since: dt.datetime) -> Case | None:
+    """The newest case this person raised since `since` that is still open (picked up or not): where a line they
+    send after reporting ("oh and he said...") belongs."""
+    wanted = _aad(reporter_aad_id)
+    if wanted is None:
+        return None  # never let a blank id match reports whose reporter is unknown
+    rows = await session.execute(
+        select(Case)
+        .where(
+            col(Case.reporter_aad_id) == wanted,
+            col(Case.status) != "closed",
             col(Case.created_at) >= since,
         )
         .order_by(col(Case.created_at).desc(), col(Case.id).desc())

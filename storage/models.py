@@ -122,6 +122,15 @@ class CaseBase(SQLModel):
     indicators: str | None = Field(default=None, sa_column=Column(Text))
     action_taken: str | None = Field(default=None, sa_column=Column(Text))
     others_aware: str | None = Field(default=None, sa_column=Column(Text))
+    # False when only the day of `incident_at` is known (it is then midnight UK time), so a card never shows a
+    # made-up 00:00.
+    incident_time_known: bool | None = None
+    # Staff form, the rest of a referral's content (policy 4.4; DfE's list in the domain brief, section 1):
+    spoken_to: str | None = Field(default=None, max_length=16)  # dso | director | both | not_yet
+    fears: str | None = Field(default=None, sa_column=Column(Text))  # what they fear may happen
+    parents_told: str | None = Field(default=None, max_length=16)  # yes | no | not_applicable (under 18s)
+    other_agencies: str | None = Field(default=None, sa_column=Column(Text))
+    online_how: str | None = Field(default=None, sa_column=Column(Text))  # how online activity came to light
 
 
 class CaseCreate(CaseBase):

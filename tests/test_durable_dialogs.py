@@ -142,3 +142,99 @@ async def test_a_dialog_saved_by_the_old_jsonpickle_codec_carries_on_after_the_u
         assert "How many questions" in _card_heading(await chat.replies(1))
     await chat.say("5")
     assert _card_heading(await chat.replies(1)) == "Question 1 of 5"
+
+
+# Report a worry (issue 16): the report became a state machine; reports saved mid-way keep going -------------------
+
+OLD_REPORTS = Path(__file__).resolve().parent / "fixtures" / "report_worry_v1"
+
+
+async def _load_old_report(rig, learner: Person, name: str) -> None:
+    """Put a report saved by the old waterfall dialog (recorded from it, stepIndex and all) in this learner's chat."""
+    from bot.edge.state_codec import decode_state
+    from tests.rig.safeguarding import services
+
+    saved = decode_state((OLD_REPORTS / f"{name}.json").read_text())
+    key = f"msteams/conversations/a:1on1-{learner.aad_object_id}"
+    await services(rig).state_storage.write({key: saved})
+
+
+def _shown(replies) -> str:
+    from tests.rig.safeguarding import card_text
+
+    return "\n".join([(r.text or "") + "\n" + "\n".join(card_text(c) for c in r.cards) for r in replies])
+
+
+async def _learner_case(rig):
+    from tests.rig.safeguarding import all_cases
+
+    [case] = [c for c in await all_cases(rig) if c.source == "learner"]
+    return case
+
+
+async def test_a_report_saved_by_the_old_dialog_at_when_and_where_carries_on(rig) -> None:
+    """Saved with the urgent draft (about another learner, bullying, "so basically") waiting at "When and where?"."""
+    chat = rig.personal(rig.cast.learner)
+    await _load_old_report(rig, rig.cast.learner, "when_where")
+    await chat.say("last tuesday, in the break room")
+    assert "Can the safeguarding team contact you" in _shown(chat.replies_so_far())
+    for text in ("yes", "skip", "yes"):
+        await chat.say(text)
+    summary = _shown(chat.replies_so_far())
+    assert "Send this to the safeguarding team?" in summary and "so basically" in summary
+    await chat.say("send it")
+    case = await _learner_case(rig)
+    assert case.urgent and (case.about, case.category) == ("learner", "bullying")
+    assert (case.description, case.incident_when) == ("so basically", "last tuesday, in the break room")
+    assert case.contact_ok and case.contact_how is None
+
+
+async def test_a_report_saved_by_the_old_dialog_at_the_account_collects_it_in_bursts(rig) -> None:
+    chat = rig.personal(rig.cast.learner)
+    await _load_old_report(rig, rig.cast.learner, "describe")
+    await chat.say("so basically")
+    assert "Keep going if there's more" in _shown(chat.replies_so_far())
+    await chat.say("my mate jordan has been acting weird")
+    await chat.say("Done")
+    assert "What's their name, if you know it?" in _shown(chat.replies_so_far())
+    for text in ("Jordan", "skip", "skip", "no", "yes", "send it"):
+        await chat.say(text)
+    case = await _learner_case(rig)
+    assert case.description == "so basically\nmy mate jordan has been acting weird" and case.subject_name == "Jordan"
+
+
+async def test_a_report_saved_by_the_old_dialog_at_the_summary_sends_as_it_stood(rig) -> None:
+    chat = rig.personal(rig.cast.learner)
+    await _load_old_report(rig, rig.cast.learner, "confirm")
+    await chat.say("send it")
+    assert "Your report has been received" in _shown(chat.replies_so_far())
+    case = await _learner_case(rig)
+    assert case.urgent and case.reporter_hidden and case.contact_ok
+    assert (case.description, case.incident_when) == ("so basically", "last tuesday, in the break room")
+
+
+async def test_a_report_mid_account_survives_sigkill_and_restart(
+    database_url: str, processes, connector: FakeConnector, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    learner = Person("Alex Learner")
+    first = await processes(database_url).start(tmp_path / "first.log")
+    chat = _chat(http, connector, first, learner)
+    for text in ("report", "no", "Me", "Something else", "so basically"):
+        assert await chat.say(text) == 200
+    await chat.say("menu")  # put aside: kept in conversation state, not only the dialog stack
+    first.kill()
+
+    second = await processes(database_url).start(tmp_path / "second.log")
+    chat.bot_url = second.messages_url
+    await chat.say("carry on with my report")
+    resumed = _shown(chat.replies_so_far())
+    assert "Carrying on with your report" in resumed and "so basically" in resumed
+    await chat.say("it happened at lunch")
+    second.kill()  # mid-account, two messages in
+
+    third = await processes(database_url).start(tmp_path / "third.log")
+    chat.bot_url = third.messages_url
+    await chat.say("Done")
+    assert "When did it happen?" in _shown(chat.replies_so_far())
+    await chat.say("back")
+    assert "so basically\n\nit happened at lunch" in _shown(chat.replies_so_far()), "both lines kept"

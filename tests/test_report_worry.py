@@ -72,7 +72,8 @@ async def test_learner_reports_dso_acknowledges_learner_is_told(fast_rig: Rig) -
     assert case.reference == reference and case.status == "new" and not case.urgent
     assert case.description == "Someone keeps posting mean things about my friend in the group chat."
     assert (case.category, case.about, case.reporter_aad_id) == ("bullying", "learner", rig.cast.learner.aad_object_id)
-    assert case.incident_when == "In the canteen, last Tuesday" and case.contact_how == "Teams chat please"
+    assert (case.incident_when, case.incident_where) == ("Last Tuesday", "In the canteen at lunch")
+    assert case.contact_how == "Teams chat please"
 
     posted = await _posted_card(rig, reference)
     assert posted.conversation_id.startswith(CHANNEL_ID + ";messageid=")
@@ -286,7 +287,7 @@ async def test_decision_channel_waits_for_a_director_then_close_tells_the_report
     rig = fast_rig
     await register_channel(rig)
     learner = rig.personal(rig.cast.learner)
-    replies = await walk_report(learner, "They keep sharing extremist videos.")
+    replies = await walk_report(learner, "They keep saying extremist things in class.")
     reference = reference_from(replies)
     posted = await _posted_card(rig, reference)
     [case] = await all_cases(rig)
@@ -477,6 +478,8 @@ async def test_staff_form_complete_submission_reaches_the_channel(fast_rig: Rig)
         "sf_under_18": "yes",
         "sf_category": "radicalisation",
         "sf_description": 'He said "they all deserve it" about a group.',
+        "sf_spoken_to": "dso",
+        "sf_parents_told": "yes",
         "sf_urgency": "not_urgent",
     }
     from cards.staff_form_card import indicator_detail_id, indicator_id

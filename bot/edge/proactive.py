@@ -12,7 +12,7 @@ from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
-from botbuilder.schema import Activity, ConversationParameters, ConversationReference, Mention
+from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference, Mention
 from botbuilder.schema.teams import TeamsChannelAccount
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
@@ -86,6 +86,35 @@ class Messenger:
         conversation_id = posted["conversation_id"]
         activity_id = posted["activity_id"] or conversation_id.partition(";messageid=")[2]
         return Posted(conversation_id=conversation_id, activity_id=activity_id)
+
+    async def open_personal_chat(
+        self, *, service_url: str, tenant_id: str | None, aad_object_id: str, user_id: str | None = None
+    ) -> ConversationReference:
+        """The bot's 1:1 chat with someone in the tenant who has never written to it, created if need be.
+
+        Teams takes the Teams user id (29:...) or the Entra object id; it answers with the existing chat when there
+        is one. Raises DeliveryError when Teams refuses (the app is not available to that person, say).
+        """
+        opened: dict[str, str] = {}
+
+        async def capture(context: TurnContext) -> None:
+            opened["conversation_id"] = context.activity.conversation.id
+
+        params = ConversationParameters(
+            is_group=False,
+            members=[ChannelAccount(id=user_id or aad_object_id, aad_object_id=aad_object_id)],
+            tenant_id=tenant_id,
+            channel_data={"tenant": {"id": tenant_id}} if tenant_id else None,
+        )
+        try:
+            await self._adapter.create_conversation(self._app_id or "", capture, params, "msteams", service_url, None)
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+        reference = reference_for(
+            opened["conversation_id"], service_url, tenant_id=tenant_id, conversation_type="personal"
+        )
+        reference.user = ChannelAccount(id=user_id or aad_object_id, aad_object_id=aad_object_id)
+        return reference
 
     async def send(self, reference: ConversationReference, activity: Activity) -> Posted:
         """Into an existing conversation: a 1:1 chat, a group chat, or a reply in a case thread."""

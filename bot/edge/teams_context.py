@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
+from urllib.parse import quote
 
 from botbuilder.schema import Activity, ActivityEventNames, ActivityTypes
 
@@ -75,6 +76,15 @@ def aad_object_id(activity: Activity) -> str | None:
     return (sender.aad_object_id or None) if sender else None
 
 
+def tenant_id(activity: Activity) -> str | None:
+    """The tenant an activity came from: the conversation's, else Teams' channelData.tenant.id."""
+    if activity.conversation and activity.conversation.tenant_id:
+        return str(activity.conversation.tenant_id)
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = data.get("tenant")
+    return str(tenant["id"]) if isinstance(tenant, dict) and tenant.get("id") else None
+
+
 def is_proactive(activity: Activity) -> bool:
     """A turn the bot started itself (continue_conversation or create_conversation), not a person."""
     return activity.type == ActivityTypes.event and activity.name in (
@@ -87,3 +97,16 @@ def conversation_tag(activity: Activity) -> str:
     """A short, stable stand-in for the conversation in logs: a 1:1 chat's id can carry the person's id."""
     conversation_id = activity.conversation.id if activity.conversation and activity.conversation.id else ""
     return "conv-" + hashlib.sha256(conversation_id.encode()).hexdigest()[:12] if conversation_id else "conv-?"
+
+
+# Microsoft Learn, Teams deep links to a chat: "use the bot ID prefixed with 28: in place of an email address", and the
+# link opens (or starts) the person's 1:1 chat with that bot.
+_CHAT_LINK = "https://teams.microsoft.com/l/chat/0/0?users="
+
+
+def private_chat_link(activity: Activity) -> str | None:
+    """A link that opens the sender's 1:1 chat with this bot, from the bot's own id as Teams addressed it."""
+    bot_id = (activity.recipient.id if activity.recipient else None) or ""
+    if not bot_id.startswith("28:"):
+        return None  # not a Teams bot id (an emulator, say): no link rather than a broken one
+    return _CHAT_LINK + quote(bot_id, safe=":")

@@ -113,6 +113,8 @@ REQUIRED_TEXTS: Final = (
     "live_quiz.start.not_understood",
     "live_quiz.start.bad_count",
     "live_quiz.start.bad_seconds",
+    "live_quiz.end.none",
+    "live_quiz.end.done",
     *(
         f"live_quiz.replies.{key}"
         for key in (
@@ -132,6 +134,15 @@ REQUIRED_TEXTS: Final = (
     ),
     "live_quiz.nicknames.colours",
     "live_quiz.nicknames.animals",
+    # The cards' wording that depends on how the round went, so a missing line stops start-up, not the podium.
+    "live_quiz.cards.questions.one",
+    "live_quiz.cards.questions.other",
+    "live_quiz.cards.question.answered.one",
+    "live_quiz.cards.question.answered.other",
+    "live_quiz.cards.results.summary_none",
+    "live_quiz.cards.podium.nobody_answered",
+    "live_quiz.cards.podium.nobody_right",
+    "live_quiz.cards.podium.ended_early",
     *(
         f"live_quiz.summary.{key}"
         for key in (
@@ -141,6 +152,7 @@ REQUIRED_TEXTS: Final = (
             "question",
             "question_none",
             "winners",
+            "nobody_right",
             "ended_early",
             "not_started",
             "stored",
@@ -302,6 +314,47 @@ class LiveQuizService:
         self._known[quiz.id] = quiz.version
         self._delivery.wake()
 
+    # "end quiz" and "stop", typed ---------------------------------------------------------------------------------
+
+    async def end_command(self, context: TurnContext, rest: str) -> bool:
+        """The typed "end quiz": the same as pressing End quiz on the quiz's card, with the same checks."""
+        conversation = context.activity.conversation
+        async with self._db.read_sessions() as session:
+            running = await live_quiz.running_in(session=session, conversation_id=conversation.id)
+        if running is None or running.id is None:
+            await context.send_activity(self._texts.get("live_quiz.end.none"))
+            return True
+        await self._end_typed(context, running.id)
+        return True
+
+    async def stop_command(self, context: TurnContext, rest: str) -> bool:
+        """A bare "stop" (or "cancel") while a live quiz runs here means "end quiz"; otherwise it is not ours."""
+        if rest:
+            return False
+        conversation = context.activity.conversation
+        async with self._db.read_sessions() as session:
+            running = await live_quiz.running_in(session=session, conversation_id=conversation.id)
+        if running is None or running.id is None:
+            return False
+        await self._end_typed(context, running.id)
+        return True
+
+    async def _end_typed(self, context: TurnContext, quiz_id: int) -> None:
+        facts = await self._facts_of(quiz_id)
+        refused = await self._refusal(context, facts) if facts is not None else "not_found"
+        if refused is not None:
+            await context.send_activity(self._texts.get(f"live_quiz.replies.{refused}"))
+            return
+        changed: LiveQuiz | None = None
+        async with self._db.sessions.begin() as session:
+            quiz = await live_quiz.get_quiz(session=session, quiz_id=quiz_id)
+            if quiz is not None and quiz.state != FINISHED:
+                changed = await self._finish(session, quiz, utcnow())
+        if changed is not None:
+            log.info("live quiz %s ended by a typed command", quiz_id)
+            self._after_transition(changed)
+        await context.send_activity(self._texts.get("live_quiz.end.done"))
+
     # Buttons ----------------------------------------------------------------------------------------------------
 
     def _elsewhere(self, context: TurnContext, facts: _Facts) -> dict[str, Any] | None:
@@ -318,8 +371,13 @@ class LiveQuizService:
 
     async def _not_in_charge(self, context: TurnContext, facts: _Facts) -> dict[str, Any] | None:
         """Begin, next and end belong to the trainer who started the quiz, or a director; None when allowed."""
-        if (refused := self._elsewhere(context, facts)) is not None:
-            return refused
+        refused = await self._refusal(context, facts)
+        return self._reply(refused) if refused is not None else None
+
+    async def _refusal(self, context: TurnContext, facts: _Facts) -> str | None:
+        """Why this person may not run the quiz (a live_quiz.replies key), or None when they may."""
+        if self._elsewhere(context, facts) is not None:
+            return "wrong_chat"
         presser = (aad_object_id(context.activity) or "").strip().lower()
         if presser and presser == facts.trainer_aad_id:
             return None
@@ -328,9 +386,9 @@ class LiveQuizService:
             return None
         if Role.TRAINER in roles:
             log.info("refused a live quiz control to a trainer who did not start the quiz")
-            return self._reply("not_your_quiz")
+            return "not_your_quiz"
         log.info("refused a live quiz control to someone who is not a trainer")
-        return self._reply("not_trainer")
+        return "not_trainer"
 
     @staticmethod
     def _who(context: TurnContext) -> tuple[str, str | None, str]:
@@ -532,9 +590,14 @@ class LiveQuizService:
             for answer in answers:
                 points[answer.participant_id] = points.get(answer.participant_id, 0) + answer.points
             standings = competition_ranking((names[p.id or 0], points.get(p.id or 0, 0)) for p in people)
-            podium = podium_card(
-                PodiumView(header=self._header(changed), standings=tuple(standings), took_part=len(people)), self._texts
+            view = PodiumView(
+                header=self._header(changed),
+                standings=tuple(standings),
+                took_part=len(people),
+                answered=len(answers),
+                asked=asked,
             )
+            podium = podium_card(view, self._texts)
             await self._post(session, changed, f"live-quiz:{quiz.id}:podium", podium)
         summary = self._summary(changed, people, answers, asked)
         await outbox.enqueue(
@@ -629,6 +692,8 @@ class LiveQuizService:
         winners = [s.name for s in standings if s.place == 1 and s.points > 0]
         if winners:
             lines.append(t("winners", names=", ".join(winners)))
+        elif answers:
+            lines.append(t("nobody_right"))
         if asked < len(question_ids):
             lines.append(t("ended_early", number=asked, total=len(question_ids)))
         lines.append(t("stored"))

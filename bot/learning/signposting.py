@@ -18,6 +18,9 @@ from storage.db import Database
 
 # Topic shortcuts offered on the "who can I talk to" card: (directory topic tag, wording key).
 SIGNPOST_TOPICS = ("bullying", "self_harm", "radicalisation", "abuse", "online_safety")
+# A topic whose card also offers a second route under its own heading: bullying can be a hate crime, which has its
+# own places to report (Stop Hate UK, the police), and "Bullying or hate" is what the button says.
+_SECOND_ROUTES = {"bullying": "hate_crime"}
 _ALIASES = {
     "bullied": "bullying",
     "hate": "hate_crime",
@@ -45,11 +48,22 @@ async def _send(context: TurnContext, card: Card) -> None:
     await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
 
+def topic_command(tag: str) -> str:
+    """What a topic button on the "who can I talk to" card types."""
+    return f"who can I talk to about {tag}"
+
+
 class Signposting:
     def __init__(self, directory: Directory, texts: Texts) -> None:
         self._directory = directory
         self._texts = texts
         self._topic_tags = {tag for entry in directory.entries() for tag in entry.topics}
+        texts.require(*(f"signposting.routes.{route}" for route in _SECOND_ROUTES.values()))
+
+    @staticmethod
+    def button_commands() -> tuple[tuple[str, str], ...]:
+        """The topic buttons' texts with the topic each carries, so the router knows them exactly."""
+        return tuple((topic_command(tag), tag) for tag in SIGNPOST_TOPICS)
 
     def _t(self, key: str, **values: object) -> str:
         return self._texts.get(f"signposting.{key}", **values)
@@ -81,12 +95,31 @@ class Signposting:
                 chosen.append(entry)
         return chosen[:_MAX_ENTRIES]
 
+    def second_route(self, roles: frozenset[Role], route: str, shown: list[Entry]) -> list[Entry]:
+        """The services for `route` (a directory topic) not already on the card; 999 and the team are shown above."""
+        audience: Viewer = "staff" if Role.STAFF in roles else "learner"
+        return [
+            entry
+            for entry in self._directory.for_audience(audience, topic=route)
+            if entry not in shown and "emergency" not in entry.topics and entry.id not in _TEAM
+        ]
+
+    def _intro(self, tag: str | None) -> str:
+        if not tag:
+            return self._t("intro")
+        # Some topics need more than "people who can help with ...": feeling low gets a gentle word first.
+        key = f"signposting.intros.{tag}"
+        return self._texts.get(key) if self._texts.has(key) else self._t("intro_topic", topic=tag.replace("_", " "))
+
     async def who_can_i_talk_to(self, context: TurnContext, roles: frozenset[Role], argument: str | None) -> bool:
         tag = self._tag(argument)
-        intro = self._t("intro_topic", topic=tag.replace("_", " ")) if tag else self._t("intro")
-        card = signpost_card(self._t("title"), intro, self.entries_for(roles, tag))
+        entries = self.entries_for(roles, tag)
+        route = _SECOND_ROUTES.get(tag or "")
+        extra = self.second_route(roles, route, entries) if route else []
+        sections = [(self._t(f"routes.{route}"), extra)] if route and extra else []
+        card = signpost_card(self._t("title"), self._intro(tag), entries, sections=sections)
         if not tag:
-            card["actions"] = [im_back(self._t(f"topics.{t}"), f"who can I talk to about {t}") for t in SIGNPOST_TOPICS]
+            card["actions"] = [im_back(self._t(f"topics.{t}"), topic_command(t)) for t in SIGNPOST_TOPICS]
         await _send(context, card)
         return True
 
@@ -95,6 +128,7 @@ class OnlineSafety:
     def __init__(self, directory: Directory, texts: Texts) -> None:
         self._directory = directory
         self._texts = texts
+        texts.require(*(f"online_safety.{key}" for key in ("title", "intro", "source", "contacts", "talk", "who")))
 
     def _t(self, key: str, **values: object) -> str:
         return self._texts.get(f"online_safety.{key}", **values)
@@ -109,9 +143,8 @@ class OnlineSafety:
         return self._directory.find_topic(said)
 
     def source_line(self, topic: Topic) -> str:
+        # The loader refuses a topic without a checked source, so there is always one to name.
         sources = self._directory.sources_for(topic)
-        if not sources or not topic.verified:
-            return self._t("unverified")
         checked = max(s.checked for s in sources).strftime("%d %b %Y")
         return self._t("source", sources="; ".join(s.title for s in sources), checked=checked)
 
@@ -120,11 +153,14 @@ class OnlineSafety:
         if topic is None:
             card = topics_card(self._t("title"), self._t("intro"), self._directory.topics(), "online safety")
         else:
+            # Every service the advice names comes with its number or link, from the directory.
+            contacts = [self._directory.entry(entry_id) for entry_id in topic.related]
             card = topic_card(
                 topic,
                 self.source_line(topic),
+                contacts=(self._t("contacts"), contacts),
                 talk=(self._t("talk"), f"report about {topic.id}"),
-                who=(self._t("who"), f"who can I talk to about {topic.id}"),
+                who=(self._t("who"), topic_command(topic.id)),
             )
         await _send(context, card)
         return True

@@ -8,18 +8,24 @@ Teams retries an invoke it did not hear back from in time: the invoke's id makes
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
-from botbuilder.core import TurnContext
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
 
 from bot.edge.card_actions import CardAction, CardActionRouter, card_body, message_body
+from bot.edge.deep_links import message_link
 from bot.edge.people import People
-from bot.edge.teams_context import aad_object_id
+from bot.edge.personal_chats import PersonalChats
+from bot.edge.proactive import DeliveryError
+from bot.edge.teams_context import aad_object_id, tenant_id
 from bot.safeguarding.case_cards import CaseCards
-from bot.safeguarding.delivery import DIRECT, DeliveryWorker, direct_text, enqueue_redraw
+from bot.safeguarding.delivery import DIRECT, DeliveryWorker, case_card_key, direct_text, enqueue_redraw
 from cards.case_card import notice_block
+from cards.escape import escape_markdown
+from cards.referral_card import DIRECTOR_MESSAGE, referral_confirmed_card, referral_waiting_card
 from cards.verbs import Verb
 from content.texts import Texts
 from dialogs.roles import Role, RoleDirectory
@@ -67,6 +73,7 @@ class CaseActions:
         cards: CaseCards,
         delivery: DeliveryWorker,
         people: People,
+        chats: PersonalChats,
     ) -> None:
         self._db = database
         self._roles = roles
@@ -74,6 +81,7 @@ class CaseActions:
         self._cards = cards
         self._delivery = delivery
         self._people = people
+        self._chats = chats
 
     def register(self, router: CardActionRouter) -> None:
         router.register(Verb.CASE_ACKNOWLEDGE, self.acknowledge)
@@ -208,6 +216,56 @@ class CaseActions:
             return message_body(self._t("not_found"))
         return message_body(self._t(text_key))
 
+    @staticmethod
+    def _reach(context: TurnContext, aad: str) -> dict[str, Any]:
+        """A DIRECT target, with where to open a 1:1 chat should this person not have one yet."""
+        activity = context.activity
+        return {"aad_object_id": aad, "service_url": activity.service_url, "tenant_id": tenant_id(activity)}
+
+    async def _card_link(self, case: Case) -> str | None:
+        """A Teams link to the case's card, when it was posted to a channel or group chat."""
+        async with self._db.read_sessions() as session:
+            posted = await outbox.result_of(session=session, dedupe_key=case_card_key(case.id or 0))
+        where = json.loads(posted.result_id) if posted is not None and posted.result_id else {}
+        if not isinstance(where, dict) or "conversation_id" not in where:
+            return None  # not posted yet, or sent to the DSOs 1:1
+        return message_link(where["conversation_id"], where.get("activity_id", ""), tenant_id=where.get("tenant_id"))
+
+    async def _directors_told(
+        self, context: TurnContext, case: Case
+    ) -> tuple[list[str], list[tuple[str, str, dict[str, Any], dict[str, Any]]]]:
+        """Every director but the proposer, and a 1:1 message for each: a Channel referral waits for them."""
+        assert case.id is not None
+        presser = aad_object_id(context.activity) or ""
+        directors = sorted(d for d in await self._roles.members(Role.DIRECTOR) if d.lower() != presser.lower())
+        person = context.activity.from_property
+        card = referral_waiting_card(
+            self._texts,
+            case_id=case.id,
+            version=case.version + 1,  # the proposal is the next change: change_case bumps by one
+            reference=case.reference,
+            category=case.category,
+            proposed_by=(person.name if person else None) or "A DSO",
+            link=await self._card_link(case),
+        )
+        payload = {"activity": MessageFactory.attachment(CardFactory.adaptive_card(card)).serialize()}
+        messages = [
+            (f"referral:{case.id}:{case.version + 1}:{aad}", DIRECT, self._reach(context, aad), payload)
+            for aad in directors
+        ]
+        return directors, messages
+
+    def _reveal_contact(self, case: Case) -> str:
+        """How the hidden reporter asked to be contacted: kept with their name, so it comes with the name."""
+        if case.source != "learner":
+            return ""
+        if not case.contact_ok:
+            return " " + self._t("reveal_contact_no")
+        said = (case.contact_how or "").strip()
+        how = escape_markdown(said) if said else None
+        # The learner's own words, in a message Teams renders as markdown: escaped, so they cannot become a link.
+        return " " + self._t("reveal_contact", how=how or self._texts.get("report.contact_teams"))
+
     def _reporter_note(
         self, case: Case, key: str, text_key: str
     ) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
@@ -292,6 +350,18 @@ class CaseActions:
         if not reason:
             return message_body(self._t("need_text"))
         presser = aad_object_id(context.activity) or ""
+        person = context.activity.from_property
+        try:
+            # Open the DSO's 1:1 chat now if they have none, so the answer below is true, or say it is not.
+            _, opened = await self._chats.open(
+                presser,
+                service_url=context.activity.service_url,
+                tenant_id=tenant_id(context.activity),
+                user_id=person.id if person else None,
+            )
+        except DeliveryError as exc:
+            log.warning("no 1:1 chat for a reveal on case %s (%s)", case.reference, exc.status or "no answer")
+            return message_body(self._t("reveal_no_chat"))
         secret = direct_text(
             self._t(
                 "reveal_message",
@@ -299,19 +369,20 @@ class CaseActions:
                 name=case.reporter_name or case.reporter_aad_id or "unknown",
                 reason=reason,
             )
+            + self._reveal_contact(case)
         )
-        # Only to the DSO who asked, in their own 1:1 chat; the card never shows it.
+        # Only to the DSO who asked, in their own 1:1 chat; the card shows that it happened, never the name.
         changed = await self._change(
             context,
             case,
             {},
             "reporter_revealed",
-            {"reason": reason},
-            extra=[(f"reveal:{case.id}:{presser}:{case.version}", DIRECT, {"aad_object_id": presser}, secret)],
+            {"reason": reason, "sent_to": "1:1 chat"},
+            extra=[(f"reveal:{case.id}:{presser}:{case.version}", DIRECT, self._reach(context, presser), secret)],
         )
         if changed is None:
             return await self._after(changed, case, context)
-        return message_body(self._t("reveal_sent"))
+        return message_body(self._t("reveal_sent_new_chat" if opened else "reveal_sent"))
 
     async def decide(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
         allowed, case = await self._authorised(context, action, Role.DSO)
@@ -330,17 +401,20 @@ class CaseActions:
             "decided_by": person.name if person else None,
             "decision_confirmed_by": None,
         }
+        detail: dict[str, Any] = {"decision": decision, "reason": reason}
+        extra: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
         if decision in NEEDS_DIRECTOR:
-            # Policy 4.5: the DSO decides on a Channel referral together with a Director.
+            # Policy 4.5: the DSO decides on a Channel referral together with a Director, who is told now.
             changes.update(status="awaiting_director", decided_at=None)
             kind = "decision_proposed"
+            detail["directors_told"], extra = await self._directors_told(context, case)
         else:
             changes.update(status="decided", decided_at=utcnow())
             kind = "decision"
         if case.owner_aad_id is None:
             changes.update(owner_aad_id=aad_object_id(context.activity), owner_name=person.name if person else None)
             changes.setdefault("acknowledged_at", case.acknowledged_at or utcnow())
-        changed = await self._change(context, case, changes, kind, {"decision": decision, "reason": reason})
+        changed = await self._change(context, case, changes, kind, detail, extra=extra)
         return await self._after(changed, case, context)
 
     async def confirm_decision(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
@@ -362,6 +436,10 @@ class CaseActions:
             "decision_confirmed",
             {"decision": case.decision},
         )
+        if changed is not None and action.data.get("via") == DIRECTOR_MESSAGE:
+            # Pressed on the director's own 1:1 message: that message says it is done, rather than becoming a
+            # copy of the case card that nothing keeps up to date.
+            return card_body(referral_confirmed_card(self._texts, reference=case.reference))
         return await self._after(changed, case, context)
 
     async def close(self, context: TurnContext, action: CardAction) -> dict[str, Any]:

@@ -173,6 +173,10 @@ class SafeguardingChannels:
             )
         return registered if registered is not None and registered.active else None
 
+    async def is_registered_here(self, context: TurnContext) -> bool:
+        """Whether this conversation is the safeguarding team's registered channel (or group chat)."""
+        return await self._registered_here(context) is not None
+
     async def members_added(self, context: TurnContext) -> None:
         """Someone joined a conversation: if it is the safeguarding channel's, check it is still safe."""
         registered = await self._registered_here(context)

@@ -17,14 +17,14 @@ from botbuilder.schema import Activity
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.edge.background import Periodic
-from bot.edge.proactive import DeliveryError, Messenger, activity_from_payload, reference_for, reference_from_json
+from bot.edge.personal_chats import PersonalChats
+from bot.edge.proactive import DeliveryError, Messenger, activity_from_payload, reference_for
 from bot.safeguarding.case_cards import CaseCards
 from bot.safeguarding.notifier import Alert, Notifier
 from dialogs.roles import Role, RoleDirectory
 from storage import cases, channels, outbox
-from storage.conversation_refs import personal_reference
 from storage.db import Database
-from storage.models import OutboxMessage, SafeguardingChannel
+from storage.models import Case, OutboxMessage, SafeguardingChannel
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class DeliveryWorker:
         cards: CaseCards,
         roles: RoleDirectory,
         notifier: Notifier,
+        chats: PersonalChats,
         poll_seconds: float = 1.0,
         lease_seconds: float = 60.0,
         batch: int = 20,
@@ -76,6 +77,7 @@ class DeliveryWorker:
         self._cards = cards
         self._roles = roles
         self._notifier = notifier
+        self._chats = chats
         # How long a claimed message is left to the instance that claimed it. If that instance dies mid-send,
         # another (or the restarted one) sends it once the lease runs out.
         self._lease = lease_seconds
@@ -148,7 +150,7 @@ class DeliveryWorker:
             return await self._deliver_card_update(message)
         activity = activity_from_payload(payload["activity"])
         if message.kind == DIRECT:
-            return await self._deliver_direct(target["aad_object_id"], activity)
+            return await self._deliver_direct(target, activity)
         if message.kind == THREAD_REPLY:
             if await self._withheld_from(target["conversation_id"]):
                 return WITHHELD
@@ -162,12 +164,24 @@ class DeliveryWorker:
             return posted.activity_id
         raise DeliveryError(f"unknown outbox kind {message.kind!r}", status=None, retry_after=None, retryable=True)
 
-    async def _deliver_direct(self, aad_object_id: str, activity: Activity) -> str:
-        async with self._db.read_sessions() as session:
-            ref = await personal_reference(session=session, user_aad_id=aad_object_id)
-        if ref is None:
-            raise NotDeliverableYet(f"no 1:1 chat with {aad_object_id} yet")
-        posted = await self._messenger.send(reference_from_json(ref.reference), activity)
+    async def _deliver_direct(self, target: dict[str, Any], activity: Activity) -> str:
+        aad_object_id = str(target["aad_object_id"])
+        reference = await self._chats.find(aad_object_id)
+        if reference is None:
+            # Nobody waits for someone to say hello first: the bot opens the 1:1 chat itself, through the
+            # service the message came from (or the safeguarding channel's).
+            service_url, tenant = target.get("service_url"), target.get("tenant_id")
+            if not service_url:
+                async with self._db.read_sessions() as session:
+                    channel = await channels.active_channel(session=session)
+                if channel is not None:
+                    service_url, tenant = channel.service_url, channel.tenant_id
+            if not service_url:
+                raise NotDeliverableYet(f"no 1:1 chat with {aad_object_id} yet, and nowhere to open one")
+            reference, _ = await self._chats.open(
+                aad_object_id, service_url=service_url, tenant_id=tenant, user_id=target.get("user_id")
+            )
+        posted = await self._messenger.send(reference, activity)
         return posted.activity_id
 
     async def _case_and_events(self, case_id: int) -> tuple[Any, list[Any]]:
@@ -185,8 +199,8 @@ class DeliveryWorker:
             channel = await channels.active_channel(session=session)
         if channel is not None and self.channel_guard is not None and not await self.channel_guard(channel):
             channel = None  # held or no longer safe: the DSOs get it 1:1 rather than wait
-        activity = self._cards.activity(case, events)
         if channel is None:
+            activity = self._cards.activity(case, events)
             # No safeguarding channel: every DSO gets the case in their own 1:1 chat, each delivered and
             # retried on its own.
             dsos = sorted(await self._roles.members(Role.DSO))
@@ -216,6 +230,9 @@ class DeliveryWorker:
                     )
             self.wake()
             return json.dumps({"fanout": "dso-direct"})
+        # In the team's channel an urgent card @mentions the DSOs, so Teams tells them at once (1:1 copies
+        # notify anyway, and a mention of someone outside a chat is best not sent at all).
+        activity = self._cards.activity(case, events, mentions=await self._urgent_mentions(case))
         if channel.channel_id:
             posted = await self._messenger.start_channel_thread(
                 service_url=channel.service_url,
@@ -252,8 +269,14 @@ class DeliveryWorker:
         if await self._withheld_from(where["conversation_id"]):
             return WITHHELD
         case, events = await self._case_and_events(message.case_id)
-        await self._messenger.update(reference, where["activity_id"], self._cards.activity(case, events))
+        activity = self._cards.activity(case, events, mentions=await self._urgent_mentions(case))
+        await self._messenger.update(reference, where["activity_id"], activity)
         return None
+
+    async def _urgent_mentions(self, case: Case) -> tuple[tuple[str, str], ...]:
+        if not case.urgent or case.status != "new":
+            return ()
+        return self._cards.mentions_of(await self._roles.members(Role.DSO))
 
     async def _withheld_from(self, conversation_id: str) -> bool:
         """True when a conversation was a safeguarding channel and no longer is: nothing more goes there.

@@ -56,6 +56,12 @@ def _case_from(concern: StaffConcern, context: TurnContext) -> CaseCreate:
         indicators=json.dumps([{"indicator": key, "detail": detail} for key, detail in concern.indicators]),
         action_taken=concern.action_taken,
         others_aware=concern.others_aware,
+        incident_time_known=concern.incident_time is not None if incident_at is not None else None,
+        spoken_to=concern.spoken_to,
+        fears=concern.fears,
+        parents_told=concern.parents_told,
+        other_agencies=concern.other_agencies,
+        online_how=concern.online_how,
     )
 
 
@@ -73,7 +79,10 @@ class StaffForm:
         """Flow start override for Report a worry: staff get the form, learners the conversation."""
         if Role.STAFF not in roles:
             return False
-        await context.send_activity(self._texts.get("staff_form.intro"))
+        # The intro names the form's own button, so the two cannot drift apart when one is reworded.
+        await context.send_activity(
+            self._texts.get("staff_form.intro", button=self._texts.get("cards.staff_form.submit"))
+        )
         card = staff_form_card(self._texts, self._indicators)
         await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
         return True

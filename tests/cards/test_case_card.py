@@ -121,6 +121,19 @@ def all_variants() -> list[CaseCardView]:
             action_taken="Spoke to the centre manager.",
             others_aware="Centre manager",
         ),
+        make_view(
+            source="staff",
+            about="learner",
+            incident_at=dt.datetime(2026, 11, 25, 12, 40, tzinfo=dt.UTC),
+            incident_time_known=True,
+            spoken_to="both",
+            fears="That he hurts someone.",
+            online_how="Saw it on a shared screen.",
+            parents_told="no",
+            other_agencies="Police Prevent team",
+        ),
+        make_view(reporter_hidden=True, reporter_display=None, reveals=(("Pat Example", "25 Nov, 15:10"),)),
+        make_view(urgent=True, mentions=(("aad-dso", "Pat Example"), ("aad-deputy", "Chris <Sample>"))),
         make_view(dso_choices=()),
         make_view(notes=tuple((f"Person {i}", f"2{i} Nov, 10:0{i}", f"Note {i}") for i in range(8))),
         make_view(incident_when=None, incident_where=None),
@@ -393,6 +406,14 @@ def test_the_biggest_possible_case_still_fits_in_a_teams_message(texts: Texts, f
         indicators=every_indicator,
         action_taken=filler[:4000],
         others_aware=filler[:1000],
+        fears=filler[:4000],
+        online_how=filler[:2000],
+        other_agencies=filler[:1000],
+        spoken_to="both",
+        parents_told="not_applicable",
+        incident_at=dt.datetime(2026, 11, 25, 12, 40, tzinfo=dt.UTC),
+        reveals=tuple(("Pat Example", "25 Nov, 15:00") for _ in range(10)),
+        mentions=(("aad-dso", filler[:200]), ("aad-deputy", "Chris Sample")),
     )
     card = case_card(view, texts)
     assert card_size(card) <= CARD_BUDGET_BYTES
@@ -404,3 +425,87 @@ def test_an_ordinary_case_is_not_cut_to_fit(texts: Texts) -> None:
     shown = shown_texts(case_card(view, texts))
     assert escape_markdown(PROSE[:1400]) in shown
     assert escape_markdown(PROSE[:450]) in shown
+
+
+# Issue 16, items 8, 9 and 11 -------------------------------------------------------------------------------------
+
+
+def all_facts(card: Card) -> dict[str, str]:
+    return {f["title"]: f["value"] for obj in walk(card) if obj.get("type") == "FactSet" for f in obj["facts"]}
+
+
+def test_a_staff_case_says_what_the_person_is_and_whose_account_it_is(texts: Texts) -> None:
+    card = case_card(make_view(source="staff", about="learner"), texts)
+    assert all_facts(card)["About"] == "A learner"
+    shown = shown_texts(card)
+    assert "What the member of staff saw or heard" in shown and "In their own words" not in shown
+    learner = case_card(make_view(source="learner", about="learner"), texts)
+    assert all_facts(learner)["About"] == "Another learner" and "In their own words" in shown_texts(learner)
+
+
+@pytest.mark.parametrize(
+    ("at", "known", "words", "shown"),
+    [
+        (dt.datetime(2026, 11, 25, 12, 40, tzinfo=dt.UTC), True, None, "Wed 25 Nov 2026, 12:40"),
+        (dt.datetime(2026, 7, 1, 11, 30, tzinfo=dt.UTC), True, None, "Wed 1 Jul 2026, 12:30"),  # BST
+        (dt.datetime(2026, 6, 30, 23, 0, tzinfo=dt.UTC), False, None, "Wed 1 Jul 2026"),  # midnight BST
+        (dt.datetime(2026, 11, 25, 0, 0, tzinfo=dt.UTC), False, "after lunch", "Wed 25 Nov 2026 (after lunch)"),
+        (None, None, "Last Tuesday", "Last Tuesday"),
+    ],
+)
+def test_the_incident_day_and_time_are_shown_in_uk_time(
+    texts: Texts, at: dt.datetime | None, known: bool | None, words: str | None, shown: str
+) -> None:
+    view = make_view(incident_at=at, incident_time_known=known, incident_when=words, incident_where=None)
+    assert all_facts(case_card(view, texts))["When it happened"] == shown
+
+
+def test_the_staff_forms_referral_answers_are_on_the_card(texts: Texts) -> None:
+    view = make_view(
+        source="staff",
+        spoken_to="not_yet",
+        parents_told="yes",
+        fears="That he hurts someone.",
+        online_how="Saw it on a shared screen.",
+        other_agencies="Police Prevent team",
+    )
+    card = case_card(view, texts)
+    answers = all_facts(card)
+    assert answers["Spoken to the DSO or a director"] == "Not yet"
+    assert answers["Parents or carers told (under 18)"] == "Yes"
+    shown = shown_texts(card)
+    for heading, text in (
+        ("What they fear may happen", "That he hurts someone\\."),
+        ("How the online activity came to light", "Saw it on a shared screen\\."),
+        ("Other agencies involved", "Police Prevent team"),
+    ):
+        assert shown[shown.index(heading) + 1] == text
+
+
+def test_a_reveal_is_shown_by_whom_and_when_never_the_name(texts: Texts) -> None:
+    view = make_view(reporter_display=None, reporter_hidden=True, reveals=(("Pat Example", "Wed 25 Nov 2026, 15:10"),))
+    card = case_card(view, texts)
+    expected = texts.get("cards.case.revealed_to", who="Pat Example", when="Wed 25 Nov 2026, 15:10")
+    assert any(expected.replace(".", "") in text.replace("\\", "").replace(".", "") for text in shown_texts(card))
+    assert not any("Sam Learner" in text for text in shown_texts(card))
+
+
+def test_mentions_are_teams_entities_whose_tags_are_on_the_card(texts: Texts) -> None:
+    view = make_view(urgent=True, mentions=(("aad-dso", "Pat Example"), ("aad-deputy", "Chris <Sample>")))
+    card = case_card(view, texts)
+    entities = card["msteams"]["entities"]
+    assert card["msteams"]["width"] == "Full"
+    assert [(e["mentioned"]["id"], e["text"]) for e in entities] == [
+        ("aad-dso", "<at>Pat Example</at>"),
+        ("aad-deputy", "<at>Chris Sample</at>"),
+    ]
+    header = " ".join(shown_texts(card["body"][0]))
+    assert all(e["text"] in header for e in entities)
+    assert "entities" not in case_card(make_view(urgent=True), texts)["msteams"]
+
+
+def test_the_confirm_button_says_it_is_the_directors(texts: Texts) -> None:
+    [confirm] = [
+        a for a in executes(case_card(state("awaiting_director"), texts)) if a["verb"] == Verb.CASE_CONFIRM_DECISION
+    ]
+    assert confirm["title"] == "Director confirms Channel referral"

@@ -17,13 +17,20 @@ from cards.staff_form_card import (
     ERROR_BAD_TIME,
     ERROR_CHOOSE,
     ERROR_FUTURE_DATE,
+    ERROR_PARENTS_NEEDED,
     ERROR_REQUIRED,
     ERROR_TICK_NEEDS_TEXT,
     ERROR_TIME_WITHOUT_DATE,
     ERROR_TOO_LONG,
+    FIELD_ACTION_TAKEN,
     FIELD_CATEGORY,
     FIELD_DATE,
     FIELD_DESCRIPTION,
+    FIELD_FEARS,
+    FIELD_ONLINE_HOW,
+    FIELD_OTHER_AGENCIES,
+    FIELD_PARENTS_TOLD,
+    FIELD_SPOKEN_TO,
     FIELD_SUBJECT_NAME,
     FIELD_SUBJECT_ROLE,
     FIELD_TIME,
@@ -70,8 +77,13 @@ def valid_submission(**changes: str) -> dict[str, Any]:
         "sf_det_grievance": "Says the centre is against people like him.",
         "sf_ind_peer_pressure": "false",
         "sf_det_peer_pressure": "",
+        "sf_fears": "That he will hurt someone.",
+        "sf_online_how": "",
+        "sf_spoken_to": "director",
         "sf_action_taken": "Told the centre manager.",
         "sf_others_aware": "Centre manager",
+        "sf_parents_told": "no",
+        "sf_other_agencies": "",
         "sf_urgency": "urgent",
     }
     data.update(changes)
@@ -123,7 +135,15 @@ def test_required_fields_and_limits(texts: Texts, indicators: Indicators) -> Non
     card = staff_form_card(texts, indicators)
     required = sorted(i["id"] for i in inputs(card) if i.get("isRequired"))
     assert required == sorted(
-        [FIELD_SUBJECT_NAME, FIELD_SUBJECT_ROLE, FIELD_UNDER_18, FIELD_CATEGORY, FIELD_DESCRIPTION, FIELD_URGENCY]
+        [
+            FIELD_SUBJECT_NAME,
+            FIELD_SUBJECT_ROLE,
+            FIELD_UNDER_18,
+            FIELD_CATEGORY,
+            FIELD_DESCRIPTION,
+            FIELD_SPOKEN_TO,
+            FIELD_URGENCY,
+        ]
     )
     description = input_by_id(card, FIELD_DESCRIPTION)
     assert description["isMultiline"] is True and description["maxLength"] == 10_000
@@ -248,6 +268,11 @@ def test_a_valid_submission_becomes_a_staff_concern(indicators: Indicators) -> N
         action_taken="Told the centre manager.",
         others_aware="Centre manager",
         urgent=True,
+        spoken_to="director",
+        fears="That he will hurt someone.",
+        online_how=None,
+        parents_told="no",
+        other_agencies=None,
     )
 
 
@@ -301,6 +326,13 @@ def test_no_indicators_is_fine(indicators: Indicators) -> None:
         ({"sf_incident_time": "12:40+01:00"}, FIELD_TIME, ERROR_BAD_TIME),
         ({"sf_incident_date": ""}, FIELD_TIME, ERROR_TIME_WITHOUT_DATE),
         ({"sf_det_grievance": "x" * 2001}, indicator_detail_id("grievance"), ERROR_TOO_LONG),
+        ({"sf_spoken_to": ""}, FIELD_SPOKEN_TO, ERROR_CHOOSE),
+        ({"sf_spoken_to": "my manager"}, FIELD_SPOKEN_TO, ERROR_CHOOSE),
+        ({"sf_parents_told": ""}, FIELD_PARENTS_TOLD, ERROR_PARENTS_NEEDED),
+        ({"sf_parents_told": "maybe"}, FIELD_PARENTS_TOLD, ERROR_CHOOSE),
+        ({"sf_fears": "x" * 4001}, FIELD_FEARS, ERROR_TOO_LONG),
+        ({"sf_online_how": "x" * 2001}, FIELD_ONLINE_HOW, ERROR_TOO_LONG),
+        ({"sf_other_agencies": "x" * 1001}, FIELD_OTHER_AGENCIES, ERROR_TOO_LONG),
     ],
 )
 def test_field_errors(indicators: Indicators, changes: dict[str, str], field: str, error: str) -> None:
@@ -336,6 +368,23 @@ def test_not_urgent(indicators: Indicators) -> None:
     assert concern is not None and concern.urgent is False
 
 
+def test_the_parents_question_is_needed_only_for_an_under_18(indicators: Indicators) -> None:
+    for under_18 in ("no", "not_sure"):
+        concern, errors = parse_staff_form(valid_submission(sf_under_18=under_18, sf_parents_told=""), indicators)
+        assert errors == {} and concern is not None and concern.parents_told is None
+
+
+def test_every_field_has_a_label_of_its_own(texts: Texts, indicators: Indicators) -> None:
+    """Issue 16, item 8: "What have you already done?" was a heading over an input with no label."""
+    card = staff_form_card(texts, indicators)
+    assert input_by_id(card, FIELD_ACTION_TAKEN)["label"] == "What have you already done?"
+    for field in (FIELD_SPOKEN_TO, FIELD_FEARS, FIELD_ONLINE_HOW, FIELD_PARENTS_TOLD, FIELD_OTHER_AGENCIES):
+        assert input_by_id(card, field)["label"], field
+    assert [c["value"] for c in input_by_id(card, FIELD_SPOKEN_TO)["choices"]] == ["dso", "director", "both", "not_yet"]
+    labelled = [i for i in inputs(card) if i["type"] != "Input.Toggle" and not i["id"].startswith("sf_det_")]
+    assert all(i.get("label") for i in labelled), [i["id"] for i in labelled if not i.get("label")]
+
+
 def test_junk_from_a_forged_invoke_is_an_error_not_a_crash(indicators: Indicators) -> None:
     concern, errors = parse_staff_form({"sf_description": 42, "sf_subject_name": ["x"], "case_id": 1}, indicators)
     assert concern is None
@@ -352,6 +401,7 @@ def test_every_error_key_has_wording_and_errors_come_in_form_order(texts: Texts,
         FIELD_CATEGORY,
         FIELD_DESCRIPTION,
         indicator_detail_id("grievance"),
+        FIELD_SPOKEN_TO,
         FIELD_URGENCY,
     ]
     for key in (
@@ -363,6 +413,7 @@ def test_every_error_key_has_wording_and_errors_come_in_form_order(texts: Texts,
         ERROR_BAD_TIME,
         ERROR_TIME_WITHOUT_DATE,
         ERROR_TICK_NEEDS_TEXT,
+        ERROR_PARENTS_NEEDED,
     ):
         assert texts.has(key), key
 

@@ -132,8 +132,8 @@ def test_every_scope_has_its_commands() -> None:
     commands = commands_by_scope()
 
     assert commands["personal"] == ["report", "online safety", "quiz", "who can I talk to", "my reports", "help"]
-    assert commands["team"] == ["register safeguarding channel", "start quiz", "help"]
-    assert commands["groupChat"] == ["start quiz", "help"]
+    assert commands["team"] == ["register safeguarding channel", "start quiz", "end quiz", "help"]
+    assert commands["groupChat"] == ["start quiz", "end quiz", "register safeguarding channel", "help"]
 
 
 # The commands: each one, sent the way Teams sends a command picked from the list, gets a real answer -------
@@ -147,7 +147,9 @@ def conversation_for(rig: Rig, scope: str, title: str) -> Chat:
     if scope == "personal":
         return rig.personal(cast.learner)
     # Staff commands are tried by the people they are for; "help" by a learner, who may use it anywhere.
-    person = {"start quiz": cast.trainer, "register safeguarding channel": cast.dso}.get(title, cast.learner)
+    person = {"start quiz": cast.trainer, "end quiz": cast.trainer, "register safeguarding channel": cast.dso}.get(
+        title, cast.learner
+    )
     if scope == "groupChat":
         return rig.group_chat(person)
     rig.connector.set_members(TEAM_ID, [member(p) for p in (cast.dso, cast.deputy, cast.director)], CHANNEL_ID)

@@ -582,3 +582,63 @@ async def test_a_trainer_cannot_begin_or_end_another_trainers_quiz(make_rig, cas
     )
     assert status == 200 and body["type"] == CARD
     assert (await quiz_row(rig, quiz_id)).state == "finished"
+
+
+# Issue 16 item 15: a quiz ended early with no right answers is told kindly, and counts are English -------------
+
+
+async def test_a_quiz_ended_early_with_no_right_answers_says_so_kindly_and_counts_read_right(make_rig) -> None:
+    rig: Rig = await make_rig(**FAST)
+    trainer = rig.cast.trainer
+    await rig.personal(trainer).install()  # the results summary goes to the trainer's 1:1 chat
+    group = rig.group_chat(trainer)
+    quiz_id, lobby = await start_quiz(rig, group, "democracy 3 20s")
+    assert "Democracy: 3 questions, 20 seconds each" in plain(lobby.cards[0])
+    await group.execute(Verb.LIVE_QUIZ_BEGIN, {"quiz_id": quiz_id})
+    question_sent = await posted_question(rig, group, quiz_id, 0)
+    question = question_of(question_sent.cards[0])
+    wrong = next(i for i in range(len(question.options)) if i != question.answer)
+    mark = rig.connector.mark()
+    status, body = await group.as_person(rig.cast.learner).execute(
+        Verb.LIVE_QUIZ_ANSWER, {"quiz_id": quiz_id, "question_index": 0, "option": wrong}
+    )
+    assert "locked in" in body["value"]
+    await wait_for_update(rig, question_sent.activity_id, lambda t: "1 of 1 has answered." in t, after=mark)
+
+    mark = rig.connector.mark()
+    status, body = await group.execute(Verb.LIVE_QUIZ_END, {"quiz_id": quiz_id, "question_index": 0})
+    assert status == 200 and "1 answered, 0 of them correctly." in plain(body["value"])
+    podium = await rig.connector.wait_for(
+        lambda s: s.conversation_id == group.conversation_id and bool(s.cards) and "Final results" in plain(s.cards[0]),
+        after=mark,
+    )
+    shown = plain(podium.cards[0])
+    assert "Nobody answered any questions" not in shown, "somebody did answer: they just weren't right"
+    assert "Nobody got one right this time, but thank you for having a go." in shown
+    assert "The quiz was ended early, after 1 question." in shown
+    assert "1 questions" not in shown
+    summary = await rig.connector.wait_for(
+        lambda s: s.conversation_id == f"a:1on1-{trainer.aad_object_id}" and "Live quiz results" in (s.text or ""),
+        after=mark,
+    )
+    assert "Nobody got an answer right this time." in summary.text
+    assert "The quiz was ended after question 1 of 3." in summary.text
+    assert "1 questions" not in summary.text
+    assert_valid_cards(lobby.cards[0], body["value"], podium.cards[0])
+
+    # A one-question quiz says "1 question" on its cards, and a question nobody answered says just that.
+    quiz_id, lobby = await start_quiz(rig, group, "democracy 1 20s")
+    assert "Democracy: 1 question, 20 seconds each" in plain(lobby.cards[0])
+    await group.execute(Verb.LIVE_QUIZ_BEGIN, {"quiz_id": quiz_id})
+    await posted_question(rig, group, quiz_id, 0)
+    mark = rig.connector.mark()
+    status, body = await group.execute(Verb.LIVE_QUIZ_END, {"quiz_id": quiz_id, "question_index": 0})
+    assert "Nobody answered this question." in plain(body["value"])
+    podium = await rig.connector.wait_for(
+        lambda s: s.conversation_id == group.conversation_id and bool(s.cards) and "Final results" in plain(s.cards[0]),
+        after=mark,
+    )
+    shown = plain(podium.cards[0])
+    assert "Nobody answered this time. Thanks for joining in!" in shown
+    assert "ended early" not in shown and "1 question," in shown
+    assert_valid_cards(lobby.cards[0], body["value"], podium.cards[0])

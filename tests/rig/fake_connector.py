@@ -48,6 +48,7 @@ class FakeConnector:
         self.members: dict[str, list[dict[str, Any]]] = {}
         self.failures: deque[Failure] = deque()
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call, failed ones included
+        self.created: list[dict[str, Any]] = []  # the parameters of every conversation the bot created
         self._ids = itertools.count(1000)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -172,6 +173,7 @@ class FakeConnector:
         if (failed := self._maybe_fail("create")) is not None:
             return failed
         params = await request.json()
+        self.created.append(params)
         channel = ((params.get("channelData") or {}).get("channel") or {}).get("id")
         activity_id = str(next(self._ids))
         if channel:

@@ -73,10 +73,16 @@ async def test_roster_503_while_a_learner_joins_holds_the_channel_and_asks_teams
     # answers, shows the learner, and the channel is deactivated: the card goes to the DSOs 1:1.
     replies = await walk_report(rig.personal(rig.cast.learner), "My friend is being threatened.")
     reference = reference_from(replies)
-    dm = await rig.connector.wait_for(lambda s: bool(s.cards) and reference in card_text(s.cards[0]), after=mark)
+    # Each DSO gets a copy (the deputy's in a 1:1 chat Safe Space opens for them): the DSO's is the one to look at.
+    in_dso_chat = dso_chat.conversation_id
+    dm = await rig.connector.wait_for(
+        lambda s: s.conversation_id == in_dso_chat and bool(s.cards) and reference in card_text(s.cards[0]), after=mark
+    )
     assert dm.conversation_id == dso_chat.conversation_id
     assert not any(s.kind == "create" for s in rig.connector.since(mark)), "nothing posted in the channel"
-    stopped = await rig.connector.wait_for(lambda s: "Alex Learner" in (s.text or ""), after=mark)
+    stopped = await rig.connector.wait_for(
+        lambda s: s.conversation_id == in_dso_chat and "Alex Learner" in (s.text or ""), after=mark
+    )
     assert stopped.conversation_id == dso_chat.conversation_id
     assert not (await _channel_row(rig)).active
 
