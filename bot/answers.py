@@ -52,9 +52,11 @@ class Answers:
         choices.append(Choice(self._texts.get("fallback.menu"), "menu"))
         return _card(choice_card(self._texts.get(f"fallback.{key}"), "", choices))
 
-    def closest(self, text: str) -> Activity:
-        """One card: "not sure I understood", the nearest entries, and the way to the menu."""
-        return self.suggestions(list(self._understanding.questions.closest(text)), "unknown")
+    def closest(self, text: str, match: QuestionMatch | None = None) -> Activity:
+        """One card: "not sure I understood", the nearest entries, and the way to the menu. `match`: the
+        message's match when it has one already, whose nearest entries are these."""
+        nearest = match.nearest if match is not None and match.nearest else self._understanding.questions.closest(text)
+        return self.suggestions(list(nearest), "unknown")
 
     def check_in(self) -> Activity:
         return _card(

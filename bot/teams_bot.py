@@ -242,7 +242,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         if match is not None and match.suggestions:
             await turn_context.send_activity(self._answers.suggestions(match.suggestions, "did_you_mean"))
             return
-        await turn_context.send_activity(self._answers.closest(text))
+        await turn_context.send_activity(self._answers.closest(text, match))
 
     def _answered_with_help(self, routed: Routed, activity: Activity) -> bool:
         """A known command for a supportive flow this chat can run ("who can I talk to about self_harm", tapped):

@@ -402,14 +402,15 @@ async def fresh_case_of(*, session: AsyncSession, reporter_aad_id: str, since: d
     return rows.scalars().first()
 
 
-async def recent_open_case_of(*, session: AsyncSession, reporter_aad_id: str, since: dt.datetime) -> Case | None:
-    """The newest case this person raised since `since` that is still open (picked up or not): where a line they
-    send after reporting ("oh and he said...") belongs."""
+async def recent_open_case_of(*, session: AsyncSession, reporter_aad_id: str, since: dt.datetime) -> int | None:
+    """The id of the newest case this person raised since `since` that is still open (picked up or not): where a
+    line they send after reporting ("oh and he said...") belongs. Only the id: this runs on every turn that
+    nothing else understood, so it loads no case."""
     wanted = _aad(reporter_aad_id)
     if wanted is None:
         return None  # never let a blank id match reports whose reporter is unknown
     rows = await session.execute(
-        select(Case)
+        select(col(Case.id))
         .where(
             col(Case.reporter_aad_id) == wanted,
             col(Case.status) != "closed",
@@ -417,9 +418,9 @@ async def recent_open_case_of(*, session: AsyncSession, reporter_aad_id: str, si
         )
         .order_by(col(Case.created_at).desc(), col(Case.id).desc())
         .limit(1)
-        .execution_options(populate_existing=True)
     )
-    return rows.scalars().first()
+    found = rows.scalars().first()
+    return int(found) if found is not None else None
 
 
 async def open_cases(*, session: AsyncSession) -> list[Case]:

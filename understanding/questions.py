@@ -52,6 +52,8 @@ class QuestionMatch:
     answer: KnowledgeEntry | None
     suggestions: tuple[KnowledgeEntry, ...]
     score: float
+    # The closest entries whatever their score, so "here is what I can help with" needs no second scoring.
+    nearest: tuple[KnowledgeEntry, ...] = ()
 
     @property
     def found(self) -> bool:
@@ -90,10 +92,13 @@ class QuestionMatcher:
         total = len(texts)
         self._idf = {w: math.log(1 + total / c) for w, c in counts.items()}
         self._unknown_idf = math.log(1 + total)
-        self._by_word: dict[str, list[int]] = {}
+        by_word: dict[str, list[int]] = {}
         for row, words in enumerate(self._words):
             for w in words:
-                self._by_word.setdefault(w, []).append(row)
+                by_word.setdefault(w, []).append(row)
+        # Every turn that no command explains is scored against every row, on the event loop: kept in numpy.
+        self._by_word = {w: np.array(rows, dtype=np.int32) for w, rows in by_word.items()}
+        self._row_weight = np.array([sum(self._idf[w] for w in words) for words in self._words], dtype=np.float32)
 
     @property
     def entries(self) -> tuple[KnowledgeEntry, ...]:
@@ -109,13 +114,12 @@ class QuestionMatcher:
         words = content_words(text)
         if words:
             mine = sum(self._weight(w) for w in words)
-            overlap: dict[int, float] = {}
+            shared = np.zeros(len(self._words), dtype=np.float32)
             for w in words:
-                for row in self._by_word.get(w, ()):
-                    overlap[row] = overlap.get(row, 0.0) + self._weight(w)
-            for row, shared in overlap.items():
-                union = mine + sum(self._weight(w) for w in self._words[row]) - shared
-                combined[row] += (1 - MEANING_WEIGHT) * shared / union
+                if (rows := self._by_word.get(w)) is not None:
+                    shared[rows] += self._weight(w)  # a row lists each of its words once: no repeated index
+            union = mine + self._row_weight - shared
+            combined += (1 - MEANING_WEIGHT) * shared / union
         best = np.full(len(self._knowledge.entries), -1.0, dtype=np.float32)
         np.maximum.at(best, self._owners, combined)
         return best
@@ -131,13 +135,14 @@ class QuestionMatcher:
         top = float(scores[order[0]])
         second = float(scores[order[1]]) if len(order) > 1 else -1.0
         entries = self._knowledge.entries
+        nearest = tuple(entries[i] for i in order[:MAX_SUGGESTIONS])
         answer_at = ANSWER_AT if topics is None else TOPIC_ANSWER_AT
         if top >= answer_at and top - second >= CLEAR_MARGIN:
-            return QuestionMatch(entries[order[0]], (), top)
+            return QuestionMatch(entries[order[0]], (), top, nearest)
         if top >= SUGGEST_AT:
             close = [entries[i] for i in order[:MAX_SUGGESTIONS] if scores[i] >= max(SUGGEST_AT, top - 0.12)]
-            return QuestionMatch(None, tuple(close), top)
-        return QuestionMatch(None, (), top)
+            return QuestionMatch(None, tuple(close), top, nearest)
+        return QuestionMatch(None, (), top, nearest)
 
     def _topic_vector(self, topics: Mapping[str, float]) -> np.ndarray:
         vector = np.zeros(len(self._knowledge.entries), dtype=np.float32)

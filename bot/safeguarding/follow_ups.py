@@ -41,15 +41,15 @@ class FollowUps:
         if not text.strip() or not reporter or not is_personal(activity):
             return False
         async with self._db.read_sessions() as session:
-            case = await cases.recent_open_case_of(
+            case_id = await cases.recent_open_case_of(
                 session=session, reporter_aad_id=reporter, since=utcnow() - ADD_WITHIN
             )
-        if case is None or case.id is None:
+        if case_id is None:
             return False
         action_id = f"follow-up:{activity.id}"[:128] if activity.id else None
         # Verbatim, as typed: it is the reporter's own account.
         added = await self._intake.add_to_case(
-            context, case.id, REPORTER_ADDED, activity.text or text, action_id=action_id
+            context, case_id, REPORTER_ADDED, activity.text or text, action_id=action_id
         )
         if added is None:
             return False
