@@ -641,3 +641,32 @@ async def test_oversight_reports_response_times_without_names(sessions: async_se
     assert first.acknowledged_at == T0 + dt.timedelta(minutes=4, seconds=30)
     assert (second.acknowledged_at, second.minutes_to_acknowledge, second.decision) == (None, None, None)
     assert not hasattr(first, "reporter_name") and not hasattr(first, "description")
+
+
+async def test_recent_open_case_is_the_newest_open_one_of_that_person_only(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await new_case(sessions, now=T0 - dt.timedelta(hours=5))  # too old to join
+    wanted = await new_case(sessions, now=T0 - dt.timedelta(hours=1))
+    closed = await new_case(sessions, now=T0 - dt.timedelta(minutes=30))
+    await new_case(sessions, now=T0 - dt.timedelta(minutes=10), reporter_aad_id=DEPUTY)  # someone else's
+    assert closed.id is not None
+    async with sessions() as session:
+        await cases.change_case(
+            session=session,
+            case_id=closed.id,
+            expected_version=closed.version,
+            changes={"status": "closed"},
+            event_kind="closed",
+            actor_aad_id=DSO,
+            actor_name="Claire Lewis",
+            now=T0,
+        )
+        await session.commit()
+    since = T0 - dt.timedelta(hours=4)
+    async with sessions() as session:
+        # Ids are stored lower-cased; the look-up takes either case.
+        assert await cases.recent_open_case_of(session=session, reporter_aad_id=LEARNER, since=since) == wanted.id
+        assert await cases.recent_open_case_of(session=session, reporter_aad_id="", since=since) is None
+        later = T0 + dt.timedelta(hours=1)
+        assert await cases.recent_open_case_of(session=session, reporter_aad_id=LEARNER, since=later) is None
