@@ -12,6 +12,7 @@ from aiohttp import web
 from bot import __version__
 from bot.commands.migrate import migrate_command
 from bot.commands.package import add_package_parser, package_command
+from bot.commands.training_export import add_training_export_parser, training_export_command
 from bot.config import InsecureHostError, Settings, check_startup_safety
 from content.common import ContentError
 from storage.db import DatabaseUrlError
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         help="check a restored case store without writing to it: schema, counts, every case readable",
     )
     add_package_parser(commands)
+    add_training_export_parser(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -74,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             return migrate_command(settings)
         if args.command == "package":
             return package_command(settings, args.out)
+        if args.command == "training-export":
+            return training_export_command(settings, args.file_format, args.out)
         if args.command == "verify-restore":
             from bot.commands.verify_restore import verify_restore_command  # imported late, like the app
 

@@ -28,6 +28,7 @@ from bot.graph.client import Graph, graph_config
 from bot.graph.mail import GraphMailNotifier
 from bot.graph.people import GraphPeople
 from bot.graph.roles import GraphRoleDirectory
+from bot.graph.scr_upload import ScrUploader, ScrUploadJob, register_format
 from bot.learning.live_quiz import LiveQuizService
 from bot.learning.quiz_results import QuizResultRecorder
 from bot.learning.signposting import MyReports, OnlineSafety, Signposting
@@ -42,12 +43,16 @@ from bot.safeguarding.report_intake import ReportIntake
 from bot.safeguarding.safety_net import SafetyNet
 from bot.safeguarding.staff_form import StaffForm
 from bot.teams_bot import GroupCommand, TeamsBot
+from bot.training.records import TrainingService
+from bot.training.reminders import TrainingReminders
+from bot.training.staff import StaffPopulation
 from content.common import ContentError
 from content.directory import Directory
 from content.indicators import Indicators
 from content.quiz_bank import QuestionBank
 from content.routing import ROUTING_FILE, Routing
 from content.texts import Texts
+from content.training import TrainingCourses
 from dialogs.flow import Flow
 from dialogs.pauses import Pauses
 from dialogs.quiz_dialog import QUIZ, QuizDialog
@@ -83,6 +88,9 @@ class Services:
     graph_people: GraphPeople | None = None
     alert_mail: GraphMailNotifier | None = None
     pauses: PauseTurns | None = None
+    training: TrainingService | None = None
+    training_reminders: TrainingReminders | None = None
+    scr_upload: ScrUploadJob | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -90,6 +98,7 @@ SERVICES = web.AppKey("services", Services)
 ONLINE_SAFETY = "online_safety"
 WHO_CAN_I_TALK_TO = "who_can_i_talk_to"
 MY_REPORTS = "my_reports"
+TRAINING = "training"
 
 
 def _topic_id(directory: Directory, text: str) -> str | None:
@@ -109,6 +118,7 @@ def build_flows(
     my_reports: MyReports,
     parked_reports: StatePropertyAccessor | None = None,
     pauses: Pauses | None = None,
+    training: TrainingService | None = None,
 ) -> list[Flow]:
     """Every feature a person can start, in menu order. The words that start each come from routing.yaml."""
 
@@ -123,7 +133,7 @@ def build_flows(
     signposting = Signposting(directory, texts)
     online = OnlineSafety(directory, texts)
     report = ReportWorryDialog(texts, directory, intake.abandoned, parked=parked_reports, pauses=pauses)
-    return [
+    flows = [
         Flow(
             id=REPORT_WORRY,
             dialog=report,
@@ -178,6 +188,22 @@ def build_flows(
             patterns=patterns(MY_REPORTS),
         ),
     ]
+    if training is not None:
+        # Staff and associates only: in their menu, and refused kindly (and logged) for anyone else who types it.
+        flows.append(
+            Flow(
+                id=TRAINING,
+                dialog=None,
+                menu_label=texts.get("training.menu"),
+                command="training status",
+                roles=frozenset({Role.STAFF}),
+                start_override=training.start,
+                refuse=training.refuse,
+                words=words(TRAINING),
+                patterns=patterns(TRAINING),
+            )
+        )
+    return flows
 
 
 def group_commands(routing: Routing, handlers: Mapping[str, GroupCommand]) -> dict[str, GroupCommand]:
@@ -276,6 +302,43 @@ def build_services(settings: Settings, database: Database) -> Services:
         database=database, roles=roles, texts=texts, bank=bank, messenger=messenger, delivery=delivery, people=people
     )
     live_quiz.register(card_actions)
+    courses = TrainingCourses.load(settings.content_dir)
+    training = TrainingService(
+        database=database,
+        roles=roles,
+        texts=texts,
+        courses=courses,
+        people=people,
+        staff=StaffPopulation(
+            database=database,
+            roles=roles,
+            people=people,
+            by_email=graph_people.id_for if graph_people is not None else None,
+            warm_names=graph_people.warm if graph_people is not None else None,
+        ),
+        delivery=delivery,
+    )
+    training.register(card_actions)
+    training_reminders = TrainingReminders(
+        database=database,
+        roles=roles,
+        texts=texts,
+        courses=courses,
+        service=training,
+        delivery=delivery,
+        check_seconds=settings.training_check_seconds,
+    )
+    scr_upload = None
+    if graph is not None and settings.scr_site_id and settings.scr_drive_path:
+        scr_upload = ScrUploadJob(
+            database=database,
+            uploader=ScrUploader(graph, site_id=settings.scr_site_id, drive_path=settings.scr_drive_path),
+            build=training.register_file,
+            file_format=register_format(settings.scr_drive_path),
+            check_seconds=settings.training_check_seconds,
+        )
+    elif settings.scr_site_id or settings.scr_drive_path:
+        log.warning("SAFESPACE_SCR_SITE_ID and SAFESPACE_SCR_DRIVE_PATH both need Graph: the register is not uploaded")
     reminders = Reminders(
         database=database,
         roles=roles,
@@ -315,6 +378,7 @@ def build_services(settings: Settings, database: Database) -> Services:
             my_reports=MyReports(database, texts),
             parked_reports=conversation_state.create_property("ParkedReport"),
             pauses=pauses,
+            training=training,
         ),
         router=Router(topic_flow=ONLINE_SAFETY, find_topic=lambda text: _topic_id(directory, text)),
         answers=Answers(understanding, directory, texts),
@@ -353,6 +417,9 @@ def build_services(settings: Settings, database: Database) -> Services:
         graph_people=graph_people,
         alert_mail=alert_mail,
         pauses=pauses,
+        training=training,
+        training_reminders=training_reminders,
+        scr_upload=scr_upload,
     )
 
 
@@ -396,12 +463,18 @@ def create_app(settings: Settings) -> web.Application:
         services.reminders.start()
         services.channels.start()
         services.live_quiz.start_background()
+        for job in (services.training_reminders, services.scr_upload):
+            if job is not None:
+                job.start()
         if services.alert_mail is not None:
             services.alert_mail.start()
         warming = asyncio.create_task(warm_graph(services), name="graph-warm-up")
         yield
         warming.cancel()
         await services.live_quiz.stop()
+        for job in (services.scr_upload, services.training_reminders):
+            if job is not None:
+                await job.stop()
         await services.reminders.stop()
         await services.channels.stop()
         await services.delivery.stop()

@@ -136,6 +136,14 @@ class Settings(BaseSettings):
     alert_recipients: IdSet = Field(
         default=frozenset(), validation_alias=AliasChoices("SAFESPACE_ALERT_RECIPIENTS", "alert_recipients")
     )
+    # Staff training (issue 13): how often reminders are checked, and where the Single Central Register goes.
+    training_check_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias=AliasChoices("SAFESPACE_TRAINING_CHECK_SECONDS", "training_check_seconds"),
+    )
+    scr_site_id: str = Field(default="", validation_alias=AliasChoices("SAFESPACE_SCR_SITE_ID", "scr_site_id"))
+    scr_drive_path: str = Field(default="", validation_alias=AliasChoices("SAFESPACE_SCR_DRIVE_PATH", "scr_drive_path"))
 
     _split = field_validator("dso_ids", "staff_ids", "trainer_ids", "director_ids", "alert_recipients", mode="before")(
         _split_ids

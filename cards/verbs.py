@@ -21,3 +21,4 @@ class Verb(StrEnum):
     LIVE_QUIZ_ANSWER = "live_quiz.answer"
     LIVE_QUIZ_NEXT = "live_quiz.next"
     LIVE_QUIZ_END = "live_quiz.end"
+    TRAINING_RECORD = "training.record"

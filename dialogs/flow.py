@@ -43,6 +43,9 @@ class Flow:
     handles_interruptions: bool = False
     # Something to show beside the menu, or None (the report: "You have an unfinished report").
     menu_notice: Callable[[TurnContext], Awaitable[Activity | None]] | None = None
+    # Said to someone whose roles do not allow the flow, when its words are not everyday ones (staff training):
+    # a kind refusal, recorded, rather than "did you mean...?". None: the words are routed as anything else.
+    refuse: Callable[[TurnContext], Awaitable[None]] | None = None
 
     def allowed_for(self, roles: frozenset[Role]) -> bool:
         return self.roles is None or bool(self.roles & roles)

@@ -201,6 +201,47 @@ def example_pages(texts: Texts, indicators: Indicators, bank: QuestionBank) -> l
     ]
 
 
+def training_pages(texts: Texts) -> list[Page]:
+    """Staff training (issue 13): the DSO's form, a member of staff's status and the compliance card."""
+    from cards.training_card import compliance_card, status_card, training_form_card
+    from content.training import TrainingCourses
+    from storage.training import TrainingRecord
+    from storage.training_register import compliance, register_rows
+
+    courses = TrainingCourses.load(DEFAULT_CONTENT_DIR)
+    today = dt.date(2026, 12, 3)
+    people = {"a1": "Sam Staff", "a2": "Tara Trainer", "a3": "Claire Lewis", "a4": "Alan Bates", "a5": "Priya Shah"}
+    done = [
+        ("a1", "prevent", dt.date(2025, 1, 2)),
+        ("a1", "safeguarding", dt.date(2026, 9, 12)),
+        ("a2", "prevent", dt.date(2024, 11, 20)),
+        ("a2", "safeguarding", dt.date(2025, 12, 20)),
+        ("a3", "prevent", dt.date(2026, 2, 2)),
+        ("a3", "safeguarding", dt.date(2026, 2, 2)),
+        ("a4", "prevent", dt.date(2025, 6, 30)),
+    ]
+    records = [
+        TrainingRecord(
+            id=i,
+            person_aad_id=a,
+            course=c,
+            provider="Home Office Prevent e-learning" if c == "prevent" else "Local authority safeguarding course",
+            completed_on=d,
+        )
+        for i, (a, c, d) in enumerate(done)
+    ]
+    rows = register_rows(records=records, population=people, courses=courses.courses, today=today, due_soon_days=30)
+    form = training_form_card(texts, courses, today=today, people=sorted(people.items(), key=lambda p: p[1]))
+    return [
+        Page("training-form-dso", form),
+        Page("training-status", status_card(texts, [r for r in rows if r.person_aad_id == "a1"])),
+        Page(
+            "training-compliance",
+            compliance_card(texts, courses=compliance(rows, courses.courses), rows=rows, as_of=today, due_soon_days=30),
+        ),
+    ]
+
+
 def write_pages(pages: list[Page], html_dir: Path) -> dict[str, Path]:
     node = shutil.which("node")
     if node is None:
@@ -280,11 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the PNGs go")
     parser.add_argument("--keep-html", type=Path, help="also keep the HTML pages here, to open in a browser")
+    parser.add_argument("--only", default="", help="render only the pages whose names start with this")
     args = parser.parse_args(argv)
 
     texts = Texts.load(DEFAULT_CONTENT_DIR)
     indicators = Indicators.load(DEFAULT_CONTENT_DIR)
-    pages = example_pages(texts, indicators, QuestionBank.load(DEFAULT_CONTENT_DIR))
+    pages = example_pages(texts, indicators, QuestionBank.load(DEFAULT_CONTENT_DIR)) + training_pages(texts)
+    pages = [page for page in pages if page.name.startswith(args.only)]
     assert_valid_cards(*(page.card for page in pages))
 
     args.out.mkdir(parents=True, exist_ok=True)

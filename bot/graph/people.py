@@ -94,6 +94,27 @@ class GraphPeople:
             task.add_done_callback(lambda _: self._in_flight.pop(key, None))
         return await asyncio.shield(task)
 
+    async def id_for(self, email: str) -> tuple[str, str | None] | None:
+        """The Entra object id and name of the person with this sign-in name (UPN), or None; failures are None too,
+        since whoever asked can say "not found" and offer another way."""
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", "displayName"])
+        config = RequestConfiguration(query_parameters=query)
+
+        async def get(client: GraphServiceClient) -> User | None:
+            return await client.users.by_user_id(email.strip().lower()).get(config)
+
+        try:
+            user = await self._graph.call("find a person by sign-in name", get, max_retry_after=5.0)
+        except GraphError as exc:
+            if not exc.not_found:
+                log.warning("looking a person up by sign-in name failed (%s)", exc)
+            return None
+        if user is None or not user.id:
+            return None
+        if user.display_name:
+            self._people.remember(user.id, user.display_name)
+        return user.id.lower(), user.display_name
+
     async def warm(self, aad_object_ids: Iterable[str]) -> None:
         """Look up several people (the DSOs and directors at start-up, say) so their names are ready for cards."""
         limit = asyncio.Semaphore(_WARM_CONCURRENCY)

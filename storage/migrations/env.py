@@ -7,7 +7,8 @@ from sqlalchemy import Connection, engine_from_config, pool
 from sqlmodel import SQLModel
 
 import storage.live_quiz  # registers the live quiz tables on SQLModel.metadata too
-import storage.models  # noqa: F401 - registers the tables on SQLModel.metadata
+import storage.models  # registers the tables on SQLModel.metadata
+import storage.training  # noqa: F401 - registers the training tables too
 
 target_metadata = SQLModel.metadata
 config = context.config

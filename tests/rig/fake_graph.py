@@ -9,7 +9,9 @@ trust a proxy's CA. It answers:
 - GET /msi/token: App Service managed identity (IDENTITY_ENDPOINT / IDENTITY_HEADER);
 - GET /v1.0/groups/{id}/transitiveMembers/{graph.user|microsoft.graph.user}: paged, nested groups flattened;
 - GET /v1.0/users/{id}: $select honoured, 404 for strangers;
-- POST /v1.0/users/{mailbox}/sendMail: 202, recorded.
+- POST /v1.0/users/{mailbox}/sendMail: 202, recorded;
+- GET /v1.0/sites/{site}/drive: the site's default document library (404 for unknown sites);
+- PUT /v1.0/drives/{drive}/items/root:/{path}:/content: a simple file upload, kept in `files` by path.
 
 Scripting: `fail_next` (a status and headers for the next Graph calls, e.g. 429 + Retry-After), `revoke_tokens`
 (every token issued so far gets 401 InvalidAuthenticationToken), `reject_all_tokens`, `unavailable` (503 to
@@ -207,6 +209,8 @@ class FakeGraph:
         self.token_requests: list[dict[str, str]] = []
         self.requests: list[tuple[str, str, int]] = []  # (method, path with query, status) of Graph calls
         self.mail: list[SentMail] = []
+        self.sites: dict[str, str] = {}  # site id -> its default drive's id
+        self.files: dict[tuple[str, str], bytes] = {}  # (drive id, path) -> the uploaded bytes
         self._issued: set[str] = set()
         self._revoked: set[str] = set()
         self._ids = itertools.count(1)
@@ -234,6 +238,8 @@ class FakeGraph:
         app.router.add_get("/v1.0/groups/{gid}/transitiveMembers/{cast}", self._transitive_users)
         app.router.add_get("/v1.0/users/{uid}", self._user)
         app.router.add_post("/v1.0/users/{uid}/sendMail", self._send_mail)
+        app.router.add_get("/v1.0/sites/{site}/drive", self._site_drive)
+        app.router.add_put(r"/v1.0/drives/{drive}/items/{item:.+}/content", self._upload)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self.tls.server_context())
@@ -255,11 +261,24 @@ class FakeGraph:
 
     # Scripting ------------------------------------------------------------------------------------------
 
-    def add_user(self, user_id: str, name: str, *, job_title: str | None = None, department: str | None = None) -> None:
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        job_title: str | None = None,
+        department: str | None = None,
+        upn: str | None = None,
+    ) -> None:
         self.users[user_id] = {"id": user_id, "displayName": name, "jobTitle": job_title, "department": department}
+        if upn:
+            self.users[user_id]["userPrincipalName"] = upn
 
     def add_group(self, group_id: str, *member_ids: str) -> None:
         self.groups[group_id] = list(member_ids)
+
+    def add_site(self, site_id: str, drive_id: str) -> None:
+        self.sites[site_id] = drive_id
 
     def fail_next(self, *failures: GraphFailure) -> None:
         self.failures.extend(failures)
@@ -405,7 +424,11 @@ class FakeGraph:
 
     async def _user(self, request: web.Request) -> web.Response:
         async def handle(request: web.Request) -> web.Response:
-            user = self.users.get(request.match_info["uid"])
+            uid = request.match_info["uid"]
+            # Graph takes a user principal name in place of the id.
+            user = self.users.get(uid) or next(
+                (u for u in self.users.values() if str(u.get("userPrincipalName", "")).lower() == uid.lower()), None
+            )
             if user is None:
                 return self._error(404, "Request_ResourceNotFound", "Resource does not exist.")
             return web.json_response(self._select(user, request.query.get("$select")))
@@ -420,5 +443,33 @@ class FakeGraph:
                 return self._error(403, "ErrorAccessDenied", "Access to OData is disabled.")
             self.mail.append(SentMail(mailbox=mailbox, body=await request.json()))
             return web.Response(status=202)
+
+        return await self._answer(request, handle)
+
+    async def _site_drive(self, request: web.Request) -> web.Response:
+        async def handle(request: web.Request) -> web.Response:
+            drive = self.sites.get(request.match_info["site"])
+            if drive is None:
+                return self._error(404, "itemNotFound", "The site does not exist.")
+            return web.json_response({"@odata.context": f"{self.graph_url}/$metadata#drives/$entity", "id": drive})
+
+        return await self._answer(request, handle)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        async def handle(request: web.Request) -> web.Response:
+            drive = request.match_info["drive"]
+            item = request.match_info["item"]  # "root:/folder/file.xlsx:", percent-decoded by aiohttp
+            if drive not in self.sites.values():
+                return self._error(404, "itemNotFound", "The drive does not exist.")
+            if not (item.startswith("root:/") and item.endswith(":")):
+                return self._error(400, "invalidRequest", f"not a path-based item: {item}")
+            path = item[len("root:/") : -1]
+            body = await request.read()
+            created = (drive, path) not in self.files
+            self.files[(drive, path)] = body
+            return web.json_response(
+                {"id": f"item-{abs(hash(path)) % 10_000}", "name": path.rsplit("/", 1)[-1], "size": len(body)},
+                status=201 if created else 200,
+            )
 
         return await self._answer(request, handle)
