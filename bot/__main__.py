@@ -6,6 +6,7 @@ import argparse
 import gc
 import logging
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         help="check a restored case store without writing to it: schema, counts, every case readable",
     )
     add_package_parser(commands)
+    export = commands.add_parser("survey-export", help="write a survey's answers, without names, to CSV or Excel")
+    export.add_argument("name")
+    export.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    export.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
     try:
@@ -74,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             return migrate_command(settings)
         if args.command == "package":
             return package_command(settings, args.out)
+        if args.command == "survey-export":
+            from bot.commands.survey_export import survey_export_command
+
+            return survey_export_command(settings.database_url, settings.content_dir, args.name, args.format, args.out)
         if args.command == "verify-restore":
             from bot.commands.verify_restore import verify_restore_command  # imported late, like the app
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
-from botbuilder.core import ConversationState, StatePropertyAccessor
+from botbuilder.core import ConversationState, StatePropertyAccessor, TurnContext
 
 from bot import __version__
 from bot.answers import Answers
@@ -39,14 +39,18 @@ from bot.safeguarding.follow_ups import FollowUps
 from bot.safeguarding.notifier import LogNotifier, Notifier
 from bot.safeguarding.reminders import Reminders
 from bot.safeguarding.report_intake import ReportIntake
-from bot.safeguarding.safety_net import SafetyNet
+from bot.safeguarding.safety_net import READING, SafetyNet
 from bot.safeguarding.staff_form import StaffForm
 from bot.teams_bot import GroupCommand, TeamsBot
+from bot.voice.debates import DebateService
+from bot.voice.surveys import SurveyService, survey_flows
 from content.common import ContentError
+from content.debate_values import DebateValues
 from content.directory import Directory
 from content.indicators import Indicators
 from content.quiz_bank import QuestionBank
 from content.routing import ROUTING_FILE, Routing
+from content.surveys import SurveyBook
 from content.texts import Texts
 from dialogs.flow import Flow
 from dialogs.pauses import Pauses
@@ -58,7 +62,7 @@ from storage.batch_writer import LogBatcher
 from storage.db import Database, describe, open_database, ping
 from storage.log_redaction import install_log_redaction
 from storage.migrate import migrate
-from understanding.lexicon import TRIAGE_FILE, Triage
+from understanding.lexicon import TRIAGE_FILE, Severity, Triage
 from understanding.reader import Understanding
 
 log = logging.getLogger(__name__)
@@ -83,6 +87,8 @@ class Services:
     graph_people: GraphPeople | None = None
     alert_mail: GraphMailNotifier | None = None
     pauses: PauseTurns | None = None
+    surveys: SurveyService | None = None
+    debates: DebateService | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -298,6 +304,54 @@ def build_services(settings: Settings, database: Database) -> Services:
         recheck_seconds=settings.channel_recheck_seconds,
         trust_seconds=settings.channel_trust_seconds,
     )
+    safety_net = SafetyNet(
+        understanding=understanding,
+        directory=directory,
+        texts=texts,
+        intake=intake,
+        database=database,
+        delivery=delivery,
+    )
+
+    # Learner voice (bot/voice/): pulse surveys in learners' 1:1 chats, debate polls in session chats. A survey
+    # comment sent from a card is read by the safety net in that turn; a typed one was read already, as every
+    # message is, and the survey asks what the reading was.
+    async def survey_comment_at_risk(context: TurnContext, text: str) -> bool:
+        reading = await safety_net.check(context, text)
+        return reading.severity is Severity.HIGH
+
+    def typed_at_risk(context: TurnContext) -> bool | None:
+        reading = context.turn_state.get(READING)
+        return None if reading is None else reading.severity is Severity.HIGH
+
+    surveys = SurveyService(
+        database=database,
+        roles=roles,
+        texts=texts,
+        book=SurveyBook.load(settings.content_dir),
+        delivery=delivery,
+        safety_check=survey_comment_at_risk,
+        typed_check=typed_at_risk,
+        learner_groups=settings.learner_groups,
+        secret=settings.voice_secret,
+        check_seconds=settings.survey_check_seconds,
+    )
+    surveys.register(card_actions)
+    debates = DebateService(
+        database=database,
+        roles=roles,
+        texts=texts,
+        values=DebateValues.load(settings.content_dir),
+        messenger=messenger,
+        delivery=delivery,
+        secret=settings.voice_secret,
+    )
+    debates.register(card_actions)
+
+    def route_words(flow_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        entry = routing.flows.get(flow_id)
+        return (entry.phrases, entry.patterns) if entry else ((), ())
+
     bot = TeamsBot(
         conversation_state=conversation_state,
         texts=texts,
@@ -315,21 +369,20 @@ def build_services(settings: Settings, database: Database) -> Services:
             my_reports=MyReports(database, texts),
             parked_reports=conversation_state.create_property("ParkedReport"),
             pauses=pauses,
-        ),
+        )
+        + survey_flows(surveys, texts, route_words),
         router=Router(topic_flow=ONLINE_SAFETY, find_topic=lambda text: _topic_id(directory, text)),
         answers=Answers(understanding, directory, texts),
-        safety_net=SafetyNet(
-            understanding=understanding,
-            directory=directory,
-            texts=texts,
-            intake=intake,
-            database=database,
-            delivery=delivery,
-        ),
+        safety_net=safety_net,
         card_actions=card_actions,
         group_commands=group_commands(
             routing,
-            {"start_quiz": live_quiz.start, "end_quiz": live_quiz.end_command, "stop_quiz": live_quiz.stop_command},
+            {
+                "start_quiz": live_quiz.start,
+                "end_quiz": live_quiz.end_command,
+                "stop_quiz": live_quiz.stop_command,
+                "debate": debates.start,
+            },
         ),
         channels=safeguarding_channels,
         follow_ups=FollowUps(database=database, intake=intake, texts=texts),
@@ -353,6 +406,8 @@ def build_services(settings: Settings, database: Database) -> Services:
         graph_people=graph_people,
         alert_mail=alert_mail,
         pauses=pauses,
+        surveys=surveys,
+        debates=debates,
     )
 
 
@@ -396,12 +451,18 @@ def create_app(settings: Settings) -> web.Application:
         services.reminders.start()
         services.channels.start()
         services.live_quiz.start_background()
+        if services.surveys is not None:
+            services.surveys.start_background()
         if services.alert_mail is not None:
             services.alert_mail.start()
         warming = asyncio.create_task(warm_graph(services), name="graph-warm-up")
         yield
         warming.cancel()
         await services.live_quiz.stop()
+        if services.surveys is not None:
+            await services.surveys.stop()
+        if services.debates is not None:
+            await services.debates.stop()
         await services.reminders.stop()
         await services.channels.stop()
         await services.delivery.stop()

@@ -21,3 +21,7 @@ class Verb(StrEnum):
     LIVE_QUIZ_ANSWER = "live_quiz.answer"
     LIVE_QUIZ_NEXT = "live_quiz.next"
     LIVE_QUIZ_END = "live_quiz.end"
+    SURVEY_ANSWER = "survey.answer"
+    DEBATE_VOTE = "debate.vote"
+    DEBATE_VOTE_AGAIN = "debate.vote_again"
+    DEBATE_END = "debate.end"

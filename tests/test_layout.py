@@ -35,6 +35,7 @@ ROOM_MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "bot.learning": ("bot.edge", "bot.safeguarding.delivery"),
     "bot.graph": ("bot.edge", "bot.safeguarding.notifier"),
     "bot.commands": (),
+    "bot.voice": ("bot.edge", "bot.safeguarding.delivery"),
 }
 ANY_ROOM_MAY_IMPORT = ("bot.config",)
 
