@@ -6,6 +6,7 @@ import argparse
 import gc
 import logging
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
@@ -63,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_package_parser(commands)
     add_training_export_parser(commands)
+    export = commands.add_parser("survey-export", help="write a survey's answers, without names, to CSV or Excel")
+    export.add_argument("name")
+    export.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    export.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
     try:
@@ -78,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             return package_command(settings, args.out)
         if args.command == "training-export":
             return training_export_command(settings, args.file_format, args.out)
+        if args.command == "survey-export":
+            from bot.commands.survey_export import survey_export_command
+
+            return survey_export_command(settings.database_url, settings.content_dir, args.name, args.format, args.out)
         if args.command == "verify-restore":
             from bot.commands.verify_restore import verify_restore_command  # imported late, like the app
 

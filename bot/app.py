@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
-from botbuilder.core import ConversationState, StatePropertyAccessor
+from botbuilder.core import ConversationState, StatePropertyAccessor, TurnContext
 
 from bot import __version__
 from bot.answers import Answers
@@ -40,17 +40,21 @@ from bot.safeguarding.follow_ups import FollowUps
 from bot.safeguarding.notifier import LogNotifier, Notifier
 from bot.safeguarding.reminders import Reminders
 from bot.safeguarding.report_intake import ReportIntake
-from bot.safeguarding.safety_net import SafetyNet
+from bot.safeguarding.safety_net import READING, SafetyNet
 from bot.safeguarding.staff_form import StaffForm
 from bot.teams_bot import GroupCommand, TeamsBot
 from bot.training.records import TrainingService
 from bot.training.reminders import TrainingReminders
 from bot.training.staff import StaffPopulation
+from bot.voice.debates import DebateService
+from bot.voice.surveys import SurveyService, survey_flows
 from content.common import ContentError
+from content.debate_values import DebateValues
 from content.directory import Directory
 from content.indicators import Indicators
 from content.quiz_bank import QuestionBank
 from content.routing import ROUTING_FILE, Routing
+from content.surveys import SurveyBook
 from content.texts import Texts
 from content.training import TrainingCourses
 from dialogs.flow import Flow
@@ -63,7 +67,7 @@ from storage.batch_writer import LogBatcher
 from storage.db import Database, describe, open_database, ping
 from storage.log_redaction import install_log_redaction
 from storage.migrate import migrate
-from understanding.lexicon import TRIAGE_FILE, Triage
+from understanding.lexicon import TRIAGE_FILE, Severity, Triage
 from understanding.reader import Understanding
 
 log = logging.getLogger(__name__)
@@ -91,6 +95,8 @@ class Services:
     training: TrainingService | None = None
     training_reminders: TrainingReminders | None = None
     scr_upload: ScrUploadJob | None = None
+    surveys: SurveyService | None = None
+    debates: DebateService | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -361,6 +367,54 @@ def build_services(settings: Settings, database: Database) -> Services:
         recheck_seconds=settings.channel_recheck_seconds,
         trust_seconds=settings.channel_trust_seconds,
     )
+    safety_net = SafetyNet(
+        understanding=understanding,
+        directory=directory,
+        texts=texts,
+        intake=intake,
+        database=database,
+        delivery=delivery,
+    )
+
+    # Learner voice (bot/voice/): pulse surveys in learners' 1:1 chats, debate polls in session chats. A survey
+    # comment sent from a card is read by the safety net in that turn; a typed one was read already, as every
+    # message is, and the survey asks what the reading was.
+    async def survey_comment_at_risk(context: TurnContext, text: str) -> bool:
+        reading = await safety_net.check(context, text)
+        return reading.severity is Severity.HIGH
+
+    def typed_at_risk(context: TurnContext) -> bool | None:
+        reading = context.turn_state.get(READING)
+        return None if reading is None else reading.severity is Severity.HIGH
+
+    surveys = SurveyService(
+        database=database,
+        roles=roles,
+        texts=texts,
+        book=SurveyBook.load(settings.content_dir),
+        delivery=delivery,
+        safety_check=survey_comment_at_risk,
+        typed_check=typed_at_risk,
+        learner_groups=settings.learner_groups,
+        secret=settings.voice_secret,
+        check_seconds=settings.survey_check_seconds,
+    )
+    surveys.register(card_actions)
+    debates = DebateService(
+        database=database,
+        roles=roles,
+        texts=texts,
+        values=DebateValues.load(settings.content_dir),
+        messenger=messenger,
+        delivery=delivery,
+        secret=settings.voice_secret,
+    )
+    debates.register(card_actions)
+
+    def route_words(flow_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        entry = routing.flows.get(flow_id)
+        return (entry.phrases, entry.patterns) if entry else ((), ())
+
     bot = TeamsBot(
         conversation_state=conversation_state,
         texts=texts,
@@ -379,21 +433,20 @@ def build_services(settings: Settings, database: Database) -> Services:
             parked_reports=conversation_state.create_property("ParkedReport"),
             pauses=pauses,
             training=training,
-        ),
+        )
+        + survey_flows(surveys, texts, route_words),
         router=Router(topic_flow=ONLINE_SAFETY, find_topic=lambda text: _topic_id(directory, text)),
         answers=Answers(understanding, directory, texts),
-        safety_net=SafetyNet(
-            understanding=understanding,
-            directory=directory,
-            texts=texts,
-            intake=intake,
-            database=database,
-            delivery=delivery,
-        ),
+        safety_net=safety_net,
         card_actions=card_actions,
         group_commands=group_commands(
             routing,
-            {"start_quiz": live_quiz.start, "end_quiz": live_quiz.end_command, "stop_quiz": live_quiz.stop_command},
+            {
+                "start_quiz": live_quiz.start,
+                "end_quiz": live_quiz.end_command,
+                "stop_quiz": live_quiz.stop_command,
+                "debate": debates.start,
+            },
         ),
         channels=safeguarding_channels,
         follow_ups=FollowUps(database=database, intake=intake, texts=texts),
@@ -420,6 +473,8 @@ def build_services(settings: Settings, database: Database) -> Services:
         training=training,
         training_reminders=training_reminders,
         scr_upload=scr_upload,
+        surveys=surveys,
+        debates=debates,
     )
 
 
@@ -466,6 +521,8 @@ def create_app(settings: Settings) -> web.Application:
         for job in (services.training_reminders, services.scr_upload):
             if job is not None:
                 job.start()
+        if services.surveys is not None:
+            services.surveys.start_background()
         if services.alert_mail is not None:
             services.alert_mail.start()
         warming = asyncio.create_task(warm_graph(services), name="graph-warm-up")
@@ -475,6 +532,10 @@ def create_app(settings: Settings) -> web.Application:
         for job in (services.scr_upload, services.training_reminders):
             if job is not None:
                 await job.stop()
+        if services.surveys is not None:
+            await services.surveys.stop()
+        if services.debates is not None:
+            await services.debates.stop()
         await services.reminders.stop()
         await services.channels.stop()
         await services.delivery.stop()

@@ -145,6 +145,32 @@ class Settings(BaseSettings):
     scr_site_id: str = Field(default="", validation_alias=AliasChoices("SAFESPACE_SCR_SITE_ID", "scr_site_id"))
     scr_drive_path: str = Field(default="", validation_alias=AliasChoices("SAFESPACE_SCR_DRIVE_PATH", "scr_drive_path"))
 
+    # Learner voice (surveys and debate polls). Learner groups, the way roles are configured: "name:id,id;name:id"
+    # (Entra object ids); a survey's audience may name one. The key for answers' pseudonyms: empty means one is
+    # made and kept in the database (see storage/server_secrets.py).
+    learner_groups: Annotated[dict[str, frozenset[str]], NoDecode] = Field(
+        default_factory=dict, validation_alias=AliasChoices("SAFESPACE_LEARNER_GROUPS", "learner_groups")
+    )
+    voice_secret: str = Field(default="", validation_alias=AliasChoices("SAFESPACE_VOICE_SECRET", "voice_secret"))
+    survey_check_seconds: float = Field(
+        default=60.0, gt=0, validation_alias=AliasChoices("SAFESPACE_SURVEY_CHECK_SECONDS", "survey_check_seconds")
+    )
+
+    @field_validator("learner_groups", mode="before")
+    @classmethod
+    def _groups(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        groups: dict[str, frozenset[str]] = {}
+        for part in value.split(";"):
+            if not part.strip():
+                continue
+            name, sep, ids = part.partition(":")
+            if not sep or not name.strip():
+                raise ValueError(f"learner group {part.strip()!r} should be name:id,id")
+            groups[name.strip().lower()] = frozenset(i.strip().lower() for i in ids.split(",") if i.strip())
+        return groups
+
     _split = field_validator("dso_ids", "staff_ids", "trainer_ids", "director_ids", "alert_recipients", mode="before")(
         _split_ids
     )

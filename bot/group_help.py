@@ -49,6 +49,8 @@ class GroupHelp:
             lines += [self._t("help.cases"), self._t("help.register")]
         else:
             lines += [self._t("help.quiz"), self._t("help.end_quiz")]
+            if self._texts.has("voice.debates.help"):
+                lines.append(self._texts.get("voice.debates.help"))  # debate polls (bot/voice/debates.py)
             if Role.DSO in await self._roles.roles_of(aad_object_id(context.activity)):
                 lines.append(self._t("help.register"))  # how a DSO makes a place the safeguarding channel
         lines += [self._t("help.help"), self._t("help.private")]

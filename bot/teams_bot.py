@@ -275,7 +275,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         entries = [
             MenuEntry(label=flow.menu_label, command=flow.command)
             for flow in self._flows.values()
-            if (flow.in_menu or everything) and kind in flow.scopes and flow.allowed_for(roles)
+            if (flow.in_menu or (everything and flow.in_help)) and kind in flow.scopes and flow.allowed_for(roles)
         ]
         if not everything:
             entries.append(MenuEntry(label=self._texts.get("menu.entries.help"), command="help"))

@@ -22,3 +22,7 @@ class Verb(StrEnum):
     LIVE_QUIZ_NEXT = "live_quiz.next"
     LIVE_QUIZ_END = "live_quiz.end"
     TRAINING_RECORD = "training.record"
+    SURVEY_ANSWER = "survey.answer"
+    DEBATE_VOTE = "debate.vote"
+    DEBATE_VOTE_AGAIN = "debate.vote_again"
+    DEBATE_END = "debate.end"

@@ -25,6 +25,7 @@ class Flow:
     scopes: frozenset[str] = frozenset({"personal"})
     roles: frozenset[Role] | None = None  # None: anyone
     in_menu: bool = True
+    in_help: bool = True  # False: not on the help card either (commands for a few, which refuse everyone else)
     extra_dialogs: tuple[Dialog, ...] = field(default=())
     # Called with the dialog's result when it ends normally: the parent persists, dialogs never touch storage.
     on_complete: Callable[[TurnContext, Any], Awaitable[None]] | None = None

@@ -29,18 +29,28 @@ sys.path.insert(0, str(ROOT))
 
 from cards.case_card import CaseCardView, case_card  # noqa: E402 - needs the repository on sys.path first
 from cards.choice_card import Choice, choice_card  # noqa: E402
+from cards.debate_card import DebateView, debate_card  # noqa: E402
 from cards.elements import Card  # noqa: E402
 from cards.menu_card import MenuEntry, menu_card  # noqa: E402
 from cards.quiz_card import question_card  # noqa: E402
 from cards.signpost_card import signpost_card  # noqa: E402
 from cards.staff_form_card import parse_staff_form, staff_form_card  # noqa: E402
+from cards.survey_card import QuestionResult, QuestionView, ResultsView  # noqa: E402
+from cards.survey_card import question_card as survey_question_card  # noqa: E402
+from cards.survey_card import results_card as survey_results_card  # noqa: E402
 from content.common import DEFAULT_CONTENT_DIR  # noqa: E402
 from content.directory import Directory  # noqa: E402
 from content.indicators import Indicators  # noqa: E402
 from content.quiz_bank import QuestionBank, QuizValue  # noqa: E402
+from content.surveys import SurveyBook  # noqa: E402
 from content.texts import Texts  # noqa: E402
 from dialogs.report_worry_dialog import EMERGENCY_ENTRIES, ReportWorryDialog  # noqa: E402
-from tests.card_validator import CARDCHECK_DIR, assert_valid_cards, ensure_node_modules  # noqa: E402
+from tests.card_validator import (  # noqa: E402
+    CARDCHECK_DIR,
+    assert_valid_cards,
+    ensure_node_modules,
+    with_chart_fallbacks,
+)
 
 RENDER_JS = CARDCHECK_DIR / "render.js"
 DEFAULT_OUT = ROOT / "docs" / "screenshots"
@@ -242,12 +252,61 @@ def training_pages(texts: Texts) -> list[Page]:
     ]
 
 
+def voice_pages(texts: Texts) -> list[Page]:
+    """Learner voice: a survey's first screen, its results (the renderer draws each chart's table fallback; Teams
+    draws the chart), and a debate poll after the second vote."""
+    survey = SurveyBook.load(DEFAULT_CONTENT_DIR).get("feeling_safe")
+    assert survey is not None
+    closes = "Friday 16 July 2027 at 17:00"
+    first = survey_question_card(
+        QuestionView(run_id=1, survey=survey, question=survey.questions[0], number=1, first_screen=True, closes=closes),
+        texts,
+    )
+    q = survey.questions
+    results = survey_results_card(
+        ResultsView(
+            survey=survey,
+            invited=64,
+            respondents=41,
+            closes=closes,
+            closed=False,
+            questions=(
+                QuestionResult(q[0], 41, (1, 2, 6, 14, 18)),
+                QuestionResult(q[1], 40, (2, 3, 9, 15, 11)),
+                QuestionResult(q[2], 4, (3, 1, 0)),
+                QuestionResult(q[3], 12, (), comments=12, flagged=1),
+            ),
+        ),
+        texts,
+    )
+    debate = debate_card(
+        DebateView(
+            debate_id=7,
+            motion="Voting should be compulsory at 16",
+            value_label=texts.get("voice.debates.values.democracy"),
+            round=2,
+            ended=False,
+            before={"for": 9, "against": 11, "undecided": 6},
+            after={"for": 13, "against": 10, "undecided": 2},
+        ),
+        texts,
+    )
+    return [
+        Page("survey-first-screen", first),
+        Page("survey-results", results),
+        Page("debate-poll", debate),
+    ]
+
+
 def write_pages(pages: list[Page], html_dir: Path) -> dict[str, Path]:
     node = shutil.which("node")
     if node is None:
         raise SystemExit("node is not on PATH")
     ensure_node_modules()
-    payload = [{"name": p.name, "card": p.card, "width": WIDTH, "expand": list(p.expand)} for p in pages]
+    # The renderer knows no Teams charts: it draws what a client without charts shows, each chart's fallback table.
+    payload = [
+        {"name": p.name, "card": with_chart_fallbacks(p.card), "width": WIDTH, "expand": list(p.expand)} for p in pages
+    ]
     proc = subprocess.run(  # noqa: S603 - fixed arguments, our own script
         [node, str(RENDER_JS), str(html_dir)],
         cwd=CARDCHECK_DIR,
@@ -321,12 +380,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the PNGs go")
     parser.add_argument("--keep-html", type=Path, help="also keep the HTML pages here, to open in a browser")
-    parser.add_argument("--only", default="", help="render only the pages whose names start with this")
+    parser.add_argument("--only", default="", help="render only the pages whose names start with this (e.g. survey)")
     args = parser.parse_args(argv)
 
     texts = Texts.load(DEFAULT_CONTENT_DIR)
     indicators = Indicators.load(DEFAULT_CONTENT_DIR)
-    pages = example_pages(texts, indicators, QuestionBank.load(DEFAULT_CONTENT_DIR)) + training_pages(texts)
+    pages = example_pages(texts, indicators, QuestionBank.load(DEFAULT_CONTENT_DIR))
+    pages += training_pages(texts) + voice_pages(texts)
     pages = [page for page in pages if page.name.startswith(args.only)]
     assert_valid_cards(*(page.card for page in pages))
 

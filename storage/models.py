@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
@@ -227,3 +227,99 @@ class CaseCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True)
     last: int = 0
+
+
+# Learner voice: pulse surveys and debate polls (policy 3.1.1, 3.1.2) -------------------------------------------
+
+
+class ServerSecret(SQLModel, table=True):
+    """A key the instances share, made once when none is configured (the survey pseudonyms' HMAC key)."""
+
+    __tablename__ = "server_secret"
+
+    name: str = Field(max_length=32, primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))  # hex
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class SurveyRun(SQLModel, table=True):
+    """A survey sent out by a director or the DSO: one per survey file, its window copied from the file."""
+
+    __tablename__ = "survey_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    survey_name: str = Field(max_length=48, unique=True)
+    started_by: str = Field(max_length=64)
+    started_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    closes_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    remind_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    reminded_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))  # set once, by one instance
+    service_url: str = Field(sa_column=Column(Text, nullable=False))  # to open a 1:1 chat with someone who has none
+    tenant_id: str | None = Field(default=None, max_length=64)
+
+
+class SurveyInvite(SQLModel, table=True):
+    """Who a survey was sent to: for the reminder. Never joined to an answer; answers carry only a pseudonym."""
+
+    __tablename__ = "survey_invite"
+    __table_args__ = (UniqueConstraint("run_id", "aad_object_id", name="uq_survey_invite_person"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="survey_run.id")
+    aad_object_id: str = Field(max_length=64)
+
+
+class SurveyAnswer(SQLModel, table=True):
+    """One answer to one question, under the respondent's per-survey pseudonym (an HMAC), never their identity."""
+
+    __tablename__ = "survey_answer"
+    # One answer per person per question: the pseudonym is what stops a second one.
+    __table_args__ = (UniqueConstraint("run_id", "respondent", "question_id", name="uq_survey_answer_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="survey_run.id", index=True)
+    respondent: str = Field(max_length=64)
+    question_id: str = Field(max_length=32)
+    scale: int | None = None  # 1-5
+    choice: int | None = None  # the option's index
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    skipped: bool = False
+    # A comment that showed risk went to the DSO as a case, with the learner's name; it is not kept here too.
+    flagged: bool = False
+    answered_on: dt.date  # the day only: an exact time could be matched to a 1:1 chat's log
+
+
+class Debate(SQLModel, table=True):
+    """A debate poll in a session's group chat or channel: a motion, voted on before and after the debate."""
+
+    __tablename__ = "debate"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(sa_column=Column(Text, nullable=False))
+    conversation_type: str = Field(max_length=32)
+    service_url: str = Field(sa_column=Column(Text, nullable=False))
+    tenant_id: str | None = Field(default=None, max_length=64)
+    trainer_aad_id: str = Field(max_length=64)
+    trainer_name: str | None = Field(default=None, sa_column=Column(Text))
+    motion: str = Field(sa_column=Column(Text, nullable=False))
+    value: str | None = Field(default=None, max_length=32, index=True)  # a British value, for the directors' report
+    value_source: str | None = Field(default=None, max_length=16)  # trainer | keywords
+    round: int = 1  # 1 before the debate, 2 after "Vote again"
+    state: str = Field(default="open", max_length=16)  # open | ended
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    ended_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    version: int = 1
+
+
+class DebateVote(SQLModel, table=True):
+    """One person's vote in one round, under a pseudonym; changing it replaces it."""
+
+    __tablename__ = "debate_vote"
+    __table_args__ = (UniqueConstraint("debate_id", "round", "voter", name="uq_debate_vote_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    debate_id: int = Field(foreign_key="debate.id", index=True)
+    round: int
+    voter: str = Field(max_length=64)
+    choice: str = Field(max_length=16)  # for | against | undecided
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -6,7 +6,9 @@ in Python, what the library lets through but Teams needs:
 
 * the root `type` is "AdaptiveCard";
 * `version` is present, a "major.minor" string, and at most 1.5 (the highest Teams renders);
-* every Action.Execute has a non-empty string `verb`.
+* every Action.Execute has a non-empty string `verb`;
+* Teams' charts (Chart.VerticalBar, Chart.Donut, ...), which Teams renders but the library does not know, carry a
+  `fallback` element and a `data` list; the library then checks the fallback in the chart's place.
 
 Usage::
 
@@ -76,6 +78,22 @@ def _iter_objects(value: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any
             yield from _iter_objects(child, f"{path}[{index}]")
 
 
+TEAMS_CHARTS = frozenset(
+    {"Chart.VerticalBar", "Chart.VerticalBar.Grouped", "Chart.HorizontalBar", "Chart.Donut", "Chart.Pie", "Chart.Line"}
+)
+
+
+def with_chart_fallbacks(value: Any) -> Any:
+    """The card as a client without charts sees it: each Teams chart replaced by its fallback element."""
+    if isinstance(value, Mapping):
+        if value.get("type") in TEAMS_CHARTS and isinstance(value.get("fallback"), Mapping):
+            return with_chart_fallbacks(value["fallback"])
+        return {k: (v if k == "data" else with_chart_fallbacks(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_chart_fallbacks(v) for v in value]
+    return value
+
+
 def _python_checks(card: Any) -> list[str]:
     """Checks the renderer library does not make (it defaults a missing version to 1.0, for instance)."""
     if not isinstance(card, Mapping):
@@ -95,6 +113,13 @@ def _python_checks(card: Any) -> list[str]:
         errors.append(f'[Teams:Version] "version" {version} is above {limit}, the highest Teams renders')
 
     for path, obj in _iter_objects(card, "$"):
+        if obj.get("type") in TEAMS_CHARTS:
+            if not isinstance(obj.get("fallback"), Mapping):
+                errors.append(
+                    f"[Teams:Chart] {obj['type']} at {path} needs a fallback element for clients without charts"
+                )
+            if not isinstance(obj.get("data"), list) or not obj["data"]:
+                errors.append(f'[Teams:Chart] {obj["type"]} at {path} needs a non-empty "data" list')
         if obj.get("type") == "Action.Execute":
             verb = obj.get("verb")
             if not isinstance(verb, str) or not verb.strip():
@@ -136,7 +161,7 @@ def validate_cards(cards: list[dict[str, Any]]) -> list[CardResult]:
     sent: list[int] = []  # index into `cards` of each payload
     for index, card in enumerate(cards):
         try:
-            payloads.append(json.dumps(card, allow_nan=False))
+            payloads.append(json.dumps(with_chart_fallbacks(card), allow_nan=False))
         except (TypeError, ValueError) as exc:
             errors[index].append(f"[Python:NotJson] card is not JSON-serialisable: {exc}")
             continue

@@ -36,6 +36,7 @@ ROOM_MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "bot.graph": ("bot.edge", "bot.safeguarding.notifier"),
     "bot.commands": (),
     "bot.training": ("bot.edge", "bot.safeguarding.delivery"),
+    "bot.voice": ("bot.edge", "bot.safeguarding.delivery"),
 }
 ANY_ROOM_MAY_IMPORT = ("bot.config",)
 

@@ -34,6 +34,8 @@ MAX_CONTACTS = 6
 # A further high message joins the person's case while it is this fresh and still waiting to be picked up (its
 # card is new, urgent and reminded within minutes). Later, it opens a case of its own, so it is never buried.
 JOIN_WITHIN = dt.timedelta(hours=1)
+# The turn's reading, for a feature that must know what the safety net made of the message (a survey comment).
+READING = "safespace.safety_reading"
 
 
 class SafetyNet:
@@ -66,6 +68,7 @@ class SafetyNet:
 
     async def check(self, context: TurnContext, text: str, *, use_model: bool = True) -> Reading:
         reading = await self._understanding.read_async(text) if use_model else self._understanding.read_words(text)
+        context.turn_state[READING] = reading
         if not reading.flagged:
             return reading
         personal = is_personal(context.activity)
