@@ -12,6 +12,7 @@ from aiohttp import web
 from bot import __version__
 from bot.commands.migrate import migrate_command
 from bot.commands.package import add_package_parser, package_command
+from bot.commands.report import add_report_parser, report_command
 from bot.config import InsecureHostError, Settings, check_startup_safety
 from content.common import ContentError
 from storage.db import DatabaseUrlError
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         help="check a restored case store without writing to it: schema, counts, every case readable",
     )
     add_package_parser(commands)
+    add_report_parser(commands)  # issue 11: the directors' report as HTML
     args = parser.parse_args(argv)
 
     try:
@@ -74,6 +76,17 @@ def main(argv: list[str] | None = None) -> int:
             return migrate_command(settings)
         if args.command == "package":
             return package_command(settings, args.out)
+        if args.command == "report":
+            return report_command(
+                database_url=settings.database_url,
+                content_dir=settings.content_dir,
+                first=args.first,
+                last=args.last,
+                exact=args.exact,
+                out=args.out,
+                ack=settings.ack_minutes,
+                urgent_ack=settings.urgent_ack_minutes,
+            )
         if args.command == "verify-restore":
             from bot.commands.verify_restore import verify_restore_command  # imported late, like the app
 

@@ -36,7 +36,9 @@ from bot.safeguarding.case_cards import CaseCards
 from bot.safeguarding.channel import SafeguardingChannels
 from bot.safeguarding.delivery import DeliveryWorker
 from bot.safeguarding.follow_ups import FollowUps
+from bot.safeguarding.monthly_report import MonthlyReports
 from bot.safeguarding.notifier import LogNotifier, Notifier
+from bot.safeguarding.records import CaseRecords
 from bot.safeguarding.reminders import Reminders
 from bot.safeguarding.report_intake import ReportIntake
 from bot.safeguarding.safety_net import SafetyNet
@@ -83,6 +85,7 @@ class Services:
     graph_people: GraphPeople | None = None
     alert_mail: GraphMailNotifier | None = None
     pauses: PauseTurns | None = None
+    monthly_report: MonthlyReports | None = None  # issue 11: the directors' report on the first working day
 
 
 SERVICES = web.AppKey("services", Services)
@@ -90,6 +93,7 @@ SERVICES = web.AppKey("services", Services)
 ONLINE_SAFETY = "online_safety"
 WHO_CAN_I_TALK_TO = "who_can_i_talk_to"
 MY_REPORTS = "my_reports"
+RECORDS_FLOWS = ("open_cases", "my_cases", "case_history", "directors_report")  # issue 11, DSOs and directors
 
 
 def _topic_id(directory: Directory, text: str) -> str | None:
@@ -109,6 +113,7 @@ def build_flows(
     my_reports: MyReports,
     parked_reports: StatePropertyAccessor | None = None,
     pauses: Pauses | None = None,
+    records: CaseRecords | None = None,
 ) -> list[Flow]:
     """Every feature a person can start, in menu order. The words that start each come from routing.yaml."""
 
@@ -123,7 +128,7 @@ def build_flows(
     signposting = Signposting(directory, texts)
     online = OnlineSafety(directory, texts)
     report = ReportWorryDialog(texts, directory, intake.abandoned, parked=parked_reports, pauses=pauses)
-    return [
+    flows = [
         Flow(
             id=REPORT_WORRY,
             dialog=report,
@@ -178,6 +183,26 @@ def build_flows(
             patterns=patterns(MY_REPORTS),
         ),
     ]
+    if records is not None:
+        # The safeguarding team's records: listed in help only for them; anyone else typing one is told they
+        # can't, and the attempt is recorded (Flow.on_refused).
+        starts = (records.open_cases_flow, records.my_cases_flow, records.case_flow, records.report_flow)
+        for flow_id, start in zip(RECORDS_FLOWS, starts, strict=True):
+            flows.append(
+                Flow(
+                    id=flow_id,
+                    dialog=None,
+                    menu_label=texts.get(f"records.menu.{flow_id}"),
+                    command=texts.get(f"records.commands.{flow_id}"),
+                    start_override=start,
+                    roles=frozenset({Role.DSO, Role.DIRECTOR}),
+                    in_menu=False,
+                    words=words(flow_id),
+                    patterns=patterns(flow_id),
+                    on_refused=records.refused,
+                )
+            )
+    return flows
 
 
 def group_commands(routing: Routing, handlers: Mapping[str, GroupCommand]) -> dict[str, GroupCommand]:
@@ -298,6 +323,27 @@ def build_services(settings: Settings, database: Database) -> Services:
         recheck_seconds=settings.channel_recheck_seconds,
         trust_seconds=settings.channel_trust_seconds,
     )
+    records = CaseRecords(
+        database=database,
+        roles=roles,
+        texts=texts,
+        channels=safeguarding_channels,
+        chats=personal_chats,
+        delivery=delivery,
+        ack_minutes=settings.ack_minutes,
+        urgent_ack_minutes=settings.urgent_ack_minutes,
+        terms=settings.terms,
+    )
+    records.register(card_actions)
+    monthly_report = MonthlyReports(
+        database=database,
+        roles=roles,
+        texts=texts,
+        records=records,
+        delivery=delivery,
+        check_seconds=settings.report_check_seconds,
+        closed_days=settings.closed_days,
+    )
     bot = TeamsBot(
         conversation_state=conversation_state,
         texts=texts,
@@ -315,6 +361,7 @@ def build_services(settings: Settings, database: Database) -> Services:
             my_reports=MyReports(database, texts),
             parked_reports=conversation_state.create_property("ParkedReport"),
             pauses=pauses,
+            records=records,
         ),
         router=Router(topic_flow=ONLINE_SAFETY, find_topic=lambda text: _topic_id(directory, text)),
         answers=Answers(understanding, directory, texts),
@@ -329,7 +376,15 @@ def build_services(settings: Settings, database: Database) -> Services:
         card_actions=card_actions,
         group_commands=group_commands(
             routing,
-            {"start_quiz": live_quiz.start, "end_quiz": live_quiz.end_command, "stop_quiz": live_quiz.stop_command},
+            {
+                "start_quiz": live_quiz.start,
+                "end_quiz": live_quiz.end_command,
+                "stop_quiz": live_quiz.stop_command,
+                "open_cases": records.open_cases,
+                "my_cases": records.my_cases,
+                "case_history": records.case_command,
+                "directors_report": records.report_command,
+            },
         ),
         channels=safeguarding_channels,
         follow_ups=FollowUps(database=database, intake=intake, texts=texts),
@@ -353,6 +408,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         graph_people=graph_people,
         alert_mail=alert_mail,
         pauses=pauses,
+        monthly_report=monthly_report,
     )
 
 
@@ -396,12 +452,16 @@ def create_app(settings: Settings) -> web.Application:
         services.reminders.start()
         services.channels.start()
         services.live_quiz.start_background()
+        if services.monthly_report is not None:
+            services.monthly_report.start()
         if services.alert_mail is not None:
             services.alert_mail.start()
         warming = asyncio.create_task(warm_graph(services), name="graph-warm-up")
         yield
         warming.cancel()
         await services.live_quiz.stop()
+        if services.monthly_report is not None:
+            await services.monthly_report.stop()
         await services.reminders.stop()
         await services.channels.stop()
         await services.delivery.stop()

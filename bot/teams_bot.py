@@ -208,6 +208,9 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 if not handled and flow.dialog is not None:
                     await dialog_context.begin_dialog(flow.id, {"argument": routed.argument})
                 return
+            if flow.on_refused is not None and conversation_type(activity) in flow.scopes:
+                await flow.on_refused(turn_context, roles, routed.argument)  # told kindly, and recorded
+                return
             if not is_personal(activity) and PERSONAL in flow.scopes:
                 # A 1:1 feature asked for in a group ("@Safe Space report"): point the way, with a button to go.
                 await self._group_help.private_only(turn_context, flow.id)

@@ -21,3 +21,7 @@ class Verb(StrEnum):
     LIVE_QUIZ_ANSWER = "live_quiz.answer"
     LIVE_QUIZ_NEXT = "live_quiz.next"
     LIVE_QUIZ_END = "live_quiz.end"
+    # Issue 11: the safeguarding team's records in Teams.
+    RECORDS_QUEUE = "records.queue"
+    RECORDS_CASE = "records.case"
+    RECORDS_CONVERSATION = "records.conversation"
