@@ -13,6 +13,7 @@ from aiohttp import web
 from bot import __version__
 from bot.commands.migrate import migrate_command
 from bot.commands.package import add_package_parser, package_command
+from bot.commands.report import add_report_parser, report_command
 from bot.commands.training_export import add_training_export_parser, training_export_command
 from bot.config import InsecureHostError, Settings, check_startup_safety
 from content.common import ContentError
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("name")
     export.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     export.add_argument("--out", type=Path, default=None)
+    add_report_parser(commands)  # issue 11: the directors' report as HTML
     args = parser.parse_args(argv)
 
     try:
@@ -87,6 +89,17 @@ def main(argv: list[str] | None = None) -> int:
             from bot.commands.survey_export import survey_export_command
 
             return survey_export_command(settings.database_url, settings.content_dir, args.name, args.format, args.out)
+        if args.command == "report":
+            return report_command(
+                database_url=settings.database_url,
+                content_dir=settings.content_dir,
+                first=args.first,
+                last=args.last,
+                exact=args.exact,
+                out=args.out,
+                ack=settings.ack_minutes,
+                urgent_ack=settings.urgent_ack_minutes,
+            )
         if args.command == "verify-restore":
             from bot.commands.verify_restore import verify_restore_command  # imported late, like the app
 

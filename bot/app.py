@@ -37,7 +37,9 @@ from bot.safeguarding.case_cards import CaseCards
 from bot.safeguarding.channel import SafeguardingChannels
 from bot.safeguarding.delivery import DeliveryWorker
 from bot.safeguarding.follow_ups import FollowUps
+from bot.safeguarding.monthly_report import MonthlyReports
 from bot.safeguarding.notifier import LogNotifier, Notifier
+from bot.safeguarding.records import CaseRecords
 from bot.safeguarding.reminders import Reminders
 from bot.safeguarding.report_intake import ReportIntake
 from bot.safeguarding.safety_net import READING, SafetyNet
@@ -97,6 +99,7 @@ class Services:
     scr_upload: ScrUploadJob | None = None
     surveys: SurveyService | None = None
     debates: DebateService | None = None
+    monthly_report: MonthlyReports | None = None  # issue 11: the directors' report on the first working day
 
 
 SERVICES = web.AppKey("services", Services)
@@ -105,6 +108,7 @@ ONLINE_SAFETY = "online_safety"
 WHO_CAN_I_TALK_TO = "who_can_i_talk_to"
 MY_REPORTS = "my_reports"
 TRAINING = "training"
+RECORDS_FLOWS = ("open_cases", "my_cases", "case_history", "directors_report")  # issue 11, DSOs and directors
 
 
 def _topic_id(directory: Directory, text: str) -> str | None:
@@ -125,6 +129,7 @@ def build_flows(
     parked_reports: StatePropertyAccessor | None = None,
     pauses: Pauses | None = None,
     training: TrainingService | None = None,
+    records: CaseRecords | None = None,
 ) -> list[Flow]:
     """Every feature a person can start, in menu order. The words that start each come from routing.yaml."""
 
@@ -209,6 +214,25 @@ def build_flows(
                 patterns=patterns(TRAINING),
             )
         )
+    if records is not None:
+        # The safeguarding team's records: listed in help only for them; anyone else typing one is told they
+        # can't, and the attempt is recorded (Flow.on_refused).
+        starts = (records.open_cases_flow, records.my_cases_flow, records.case_flow, records.report_flow)
+        for flow_id, start in zip(RECORDS_FLOWS, starts, strict=True):
+            flows.append(
+                Flow(
+                    id=flow_id,
+                    dialog=None,
+                    menu_label=texts.get(f"records.menu.{flow_id}"),
+                    command=texts.get(f"records.commands.{flow_id}"),
+                    start_override=start,
+                    roles=frozenset({Role.DSO, Role.DIRECTOR}),
+                    in_menu=False,
+                    words=words(flow_id),
+                    patterns=patterns(flow_id),
+                    on_refused=records.refused,
+                )
+            )
     return flows
 
 
@@ -415,6 +439,27 @@ def build_services(settings: Settings, database: Database) -> Services:
         entry = routing.flows.get(flow_id)
         return (entry.phrases, entry.patterns) if entry else ((), ())
 
+    records = CaseRecords(
+        database=database,
+        roles=roles,
+        texts=texts,
+        channels=safeguarding_channels,
+        chats=personal_chats,
+        delivery=delivery,
+        ack_minutes=settings.ack_minutes,
+        urgent_ack_minutes=settings.urgent_ack_minutes,
+        terms=settings.terms,
+    )
+    records.register(card_actions)
+    monthly_report = MonthlyReports(
+        database=database,
+        roles=roles,
+        texts=texts,
+        records=records,
+        delivery=delivery,
+        check_seconds=settings.report_check_seconds,
+        closed_days=settings.closed_days,
+    )
     bot = TeamsBot(
         conversation_state=conversation_state,
         texts=texts,
@@ -433,6 +478,7 @@ def build_services(settings: Settings, database: Database) -> Services:
             parked_reports=conversation_state.create_property("ParkedReport"),
             pauses=pauses,
             training=training,
+            records=records,
         )
         + survey_flows(surveys, texts, route_words),
         router=Router(topic_flow=ONLINE_SAFETY, find_topic=lambda text: _topic_id(directory, text)),
@@ -446,6 +492,10 @@ def build_services(settings: Settings, database: Database) -> Services:
                 "end_quiz": live_quiz.end_command,
                 "stop_quiz": live_quiz.stop_command,
                 "debate": debates.start,
+                "open_cases": records.open_cases,
+                "my_cases": records.my_cases,
+                "case_history": records.case_command,
+                "directors_report": records.report_command,
             },
         ),
         channels=safeguarding_channels,
@@ -475,6 +525,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         scr_upload=scr_upload,
         surveys=surveys,
         debates=debates,
+        monthly_report=monthly_report,
     )
 
 
@@ -523,6 +574,8 @@ def create_app(settings: Settings) -> web.Application:
                 job.start()
         if services.surveys is not None:
             services.surveys.start_background()
+        if services.monthly_report is not None:
+            services.monthly_report.start()
         if services.alert_mail is not None:
             services.alert_mail.start()
         warming = asyncio.create_task(warm_graph(services), name="graph-warm-up")
@@ -536,6 +589,8 @@ def create_app(settings: Settings) -> web.Application:
             await services.surveys.stop()
         if services.debates is not None:
             await services.debates.stop()
+        if services.monthly_report is not None:
+            await services.monthly_report.stop()
         await services.reminders.stop()
         await services.channels.stop()
         await services.delivery.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
@@ -10,6 +11,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from content.common import DEFAULT_CONTENT_DIR
+from dialogs.report_period import DEFAULT_TERMS, Term, parse_terms
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/safespace.db"
 
@@ -170,6 +172,39 @@ class Settings(BaseSettings):
                 raise ValueError(f"learner group {part.strip()!r} should be name:id,id")
             groups[name.strip().lower()] = frozenset(i.strip().lower() for i in ids.split(",") if i.strip())
         return groups
+
+    # Issue 11: the directors' report. Terms as name=MM-DD..MM-DD, comma-separated; closed days (bank holidays) as
+    # YYYY-MM-DD, comma-separated: the monthly report waits for the first working day that is not one.
+    report_terms: str = Field(
+        default=DEFAULT_TERMS, validation_alias=AliasChoices("SAFESPACE_REPORT_TERMS", "report_terms")
+    )
+    report_closed_days: str = Field(
+        default="", validation_alias=AliasChoices("SAFESPACE_REPORT_CLOSED_DAYS", "report_closed_days")
+    )
+    report_check_seconds: float = Field(
+        default=900.0, gt=0, validation_alias=AliasChoices("SAFESPACE_REPORT_CHECK_SECONDS", "report_check_seconds")
+    )
+
+    @field_validator("report_terms")
+    @classmethod
+    def _terms_parse(cls, value: str) -> str:
+        parse_terms(value)  # raises ValueError naming the bad term
+        return value
+
+    @field_validator("report_closed_days")
+    @classmethod
+    def _closed_days_parse(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            dt.date.fromisoformat(part)
+        return value
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        return parse_terms(self.report_terms)
+
+    @property
+    def closed_days(self) -> frozenset[dt.date]:
+        return frozenset(dt.date.fromisoformat(p.strip()) for p in self.report_closed_days.split(",") if p.strip())
 
     _split = field_validator("dso_ids", "staff_ids", "trainer_ids", "director_ids", "alert_recipients", mode="before")(
         _split_ids

@@ -208,6 +208,9 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 if not handled and flow.dialog is not None:
                     await dialog_context.begin_dialog(flow.id, {"argument": routed.argument})
                 return
+            if flow.on_refused is not None and conversation_type(activity) in flow.scopes:
+                await flow.on_refused(turn_context, roles, routed.argument)  # told kindly, and recorded
+                return
             if flow.refuse is not None and not flow.allowed_for(roles):
                 await flow.refuse(turn_context)
                 return

@@ -26,3 +26,7 @@ class Verb(StrEnum):
     DEBATE_VOTE = "debate.vote"
     DEBATE_VOTE_AGAIN = "debate.vote_again"
     DEBATE_END = "debate.end"
+    # Issue 11: the safeguarding team's records in Teams.
+    RECORDS_QUEUE = "records.queue"
+    RECORDS_CASE = "records.case"
+    RECORDS_CONVERSATION = "records.conversation"

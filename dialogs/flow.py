@@ -48,5 +48,9 @@ class Flow:
     # a kind refusal, recorded, rather than "did you mean...?". None: the words are routed as anything else.
     refuse: Callable[[TurnContext], Awaitable[None]] | None = None
 
+    # Called instead of starting, for someone whose roles do not allow it, in a place it runs: the feature says
+    # kindly that they can't and records the attempt (the safeguarding team's records). None: treated as unknown.
+    on_refused: Callable[[TurnContext, frozenset[Role], str | None], Awaitable[None]] | None = None
+
     def allowed_for(self, roles: frozenset[Role]) -> bool:
         return self.roles is None or bool(self.roles & roles)

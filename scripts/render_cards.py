@@ -27,12 +27,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.commands.report import render_html  # noqa: E402
 from cards.case_card import CaseCardView, case_card  # noqa: E402 - needs the repository on sys.path first
+from cards.case_history_card import HistoryOptions, history_card  # noqa: E402
+from cards.case_queue_card import queue_card  # noqa: E402
 from cards.choice_card import Choice, choice_card  # noqa: E402
 from cards.debate_card import DebateView, debate_card  # noqa: E402
 from cards.elements import Card  # noqa: E402
 from cards.menu_card import MenuEntry, menu_card  # noqa: E402
 from cards.quiz_card import question_card  # noqa: E402
+from cards.report_card import report_card  # noqa: E402
 from cards.signpost_card import signpost_card  # noqa: E402
 from cards.staff_form_card import parse_staff_form, staff_form_card  # noqa: E402
 from cards.survey_card import QuestionResult, QuestionView, ResultsView  # noqa: E402
@@ -45,6 +49,9 @@ from content.quiz_bank import QuestionBank, QuizValue  # noqa: E402
 from content.surveys import SurveyBook  # noqa: E402
 from content.texts import Texts  # noqa: E402
 from dialogs.report_worry_dialog import EMERGENCY_ENTRIES, ReportWorryDialog  # noqa: E402
+from storage.case_report import Count, ReportFigures, ValueScore  # noqa: E402
+from storage.case_views import HistoryPage, QueuePage, QueueRow  # noqa: E402
+from storage.models import Case, CaseEvent  # noqa: E402
 from tests.card_validator import (  # noqa: E402
     CARDCHECK_DIR,
     assert_valid_cards,
@@ -208,6 +215,7 @@ def example_pages(texts: Texts, indicators: Indicators, bank: QuestionBank) -> l
         Page("staff-form-errors", staff_form_card(texts, indicators, form_values, form_errors)),
         Page("quiz-question", quiz),
         Page("menu", menu),
+        *records_pages(texts),
     ]
 
 
@@ -298,6 +306,68 @@ def voice_pages(texts: Texts) -> list[Page]:
     ]
 
 
+def _example_figures() -> ReportFigures:
+    return ReportFigures(
+        start=dt.datetime(2026, 9, 30, 23, 0, tzinfo=dt.UTC),
+        end=dt.datetime(2026, 10, 31, 23, 59, tzinfo=dt.UTC),
+        cases=17,
+        urgent=3,
+        by_category=(Count("bullying", 7), Count("online_safety", 4), Count("radicalisation", 3),
+                     Count("wellbeing", 3)),
+        by_status=(Count("closed", 9), Count("decided", 3), Count("acknowledged", 3), Count("new", 2)),
+        by_decision=(Count("none", 5), Count("internal_support", 6), Count("signposted", 3), Count("channel", 2),
+                     Count("police", 1)),
+        acknowledged=15,
+        median_minutes_to_acknowledge=12.5,
+        p90_minutes_to_acknowledge=41.0,
+        overdue=2,
+        escalated=1,
+        channel_referrals=2,
+        channel_confirmed=1,
+        quiz_attempts=148,
+        quiz_participants=61,
+        value_scores=(ValueScore("democracy", 220, 171), ValueScore("individual_liberty", 160, 118),
+                      ValueScore("mutual_respect", 150, 127), ValueScore("rule_of_law", 190, 122)),
+    )  # fmt: skip
+
+
+def records_pages(texts: Texts) -> list[Page]:
+    """Issue 11: the DSO's queue, a case's history, and the directors' report as a client without charts shows it
+    (the official renderer has no chart elements, so it draws each chart's fallback table)."""
+    now = dt.datetime(2026, 11, 25, 16, 0, tzinfo=dt.UTC)
+    rows = (
+        QueueRow(43, "SS-2026-0043", "radicalisation", "new", True, True, now - dt.timedelta(minutes=17), None, None,
+                 1),
+        QueueRow(41, "SS-2026-0041", "bullying", "new", False, True, now - dt.timedelta(minutes=52), None, None, 1),
+        QueueRow(38, "SS-2026-0038", "online_safety", "acknowledged", False, False, now - dt.timedelta(days=2),
+                 "Claire Lewis", "c", 3),
+        QueueRow(35, "SS-2026-0035", "wellbeing", "awaiting_director", False, False, now - dt.timedelta(days=6),
+                 "Andrea Lagerberg", "a", 6),
+    )  # fmt: skip
+    queue = queue_card(QueuePage(rows, total=14, overdue=2, page=0, page_size=4), texts, now=now, mine=False)
+    case = Case(
+        id=35, reference="SS-2026-0035", source="staff", category="wellbeing", about="learner", description="-",
+        status="awaiting_director", owner_name="Andrea Lagerberg", decision="channel", decided_by="Andrea Lagerberg",
+        created_at=now - dt.timedelta(days=6), reporter_conversation_id="a:1", version=6,
+    )  # fmt: skip
+    steps = [
+        ("Sam Staff", "created", {}),
+        ("Andrea Lagerberg", "acknowledged", {}),
+        ("Andrea Lagerberg", "note", {"text": "Spoke to the learner with their trainer; agreed a check-in on Friday."}),
+        (None, "reminder", {}),
+        ("Andrea Lagerberg", "decision_proposed", {"decision": "channel", "reason": "Repeated extremist posts."}),
+        ("Claire Lewis", "viewed", {"via": "button"}),
+    ]
+    events = tuple(
+        CaseEvent(id=n, case_id=35, at=case.created_at + dt.timedelta(hours=5 * n), actor_name=who,
+                  actor_aad_id=None if who is None else who.lower(), kind=kind, detail=json.dumps(detail))
+        for n, (who, kind, detail) in enumerate(steps)
+    )  # fmt: skip
+    history = history_card(HistoryPage(case, events, total=9, page=0, page_size=6), texts, HistoryOptions(True))
+    report = report_card(_example_figures(), texts, period="October 2026", generated=now)
+    return [Page("records-queue", queue), Page("records-history", history), Page("report-card-fallback", report)]
+
+
 def write_pages(pages: list[Page], html_dir: Path) -> dict[str, Path]:
     node = shutil.which("node")
     if node is None:
@@ -380,14 +450,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the PNGs go")
     parser.add_argument("--keep-html", type=Path, help="also keep the HTML pages here, to open in a browser")
-    parser.add_argument("--only", default="", help="render only the pages whose names start with this (e.g. survey)")
+    parser.add_argument("--only", nargs="*", default=[], help="render only the pages whose names start with these")
     args = parser.parse_args(argv)
 
     texts = Texts.load(DEFAULT_CONTENT_DIR)
     indicators = Indicators.load(DEFAULT_CONTENT_DIR)
     pages = example_pages(texts, indicators, QuestionBank.load(DEFAULT_CONTENT_DIR))
     pages += training_pages(texts) + voice_pages(texts)
-    pages = [page for page in pages if page.name.startswith(args.only)]
+    if args.only:
+        pages = [page for page in pages if any(page.name.startswith(only) for only in args.only)]
     assert_valid_cards(*(page.card for page in pages))
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -402,6 +473,16 @@ def main(argv: list[str] | None = None) -> int:
             screenshot(html[page.name], out, height, profile)
             shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
             print(f"{shown}: {WIDTH + PAGE_MARGIN}x{height}, {out.stat().st_size // 1024} KB")
+        if not args.only or "report-html" in args.only:
+            # The governors' pack page (`python -m bot report`), with the same charts drawn as inline SVG.
+            page = Path(tmp) / "report.html"
+            generated = dt.datetime(2026, 11, 25, 16, 0, tzinfo=dt.UTC)
+            page.write_text(
+                render_html(_example_figures(), texts, period="October 2026", generated=generated, exact=False)
+            )
+            out = args.out / "report-html.png"
+            screenshot(page, out, 2450, Path(tempfile.mkdtemp(prefix="profile-", dir=tmp)))
+            print(f"{out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}: report page")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
@@ -76,6 +77,7 @@ class QuizAttempt(QuizAttemptBase, table=True):
     """One finished quiz by one learner, for their own record and the directors' report."""
 
     __tablename__ = "quiz_attempt"
+    __table_args__ = (Index("ix_quiz_attempt_finished_at", "finished_at"),)  # the directors' report (0008)
 
     id: int | None = Field(default=None, primary_key=True)
 
@@ -137,12 +139,38 @@ class CaseCreate(CaseBase):
     pass
 
 
+REPORT_COLUMNS = (
+    "category",
+    "status",
+    "decision",
+    "urgent",
+    "escalated_at",
+    "decision_confirmed_by",
+    "acknowledged_at",
+)
+OPEN_QUEUE_COLUMNS = ("status", "urgent", "reference", "category", "owner_aad_id", "owner_name", "version")
+
+
 class Case(CaseBase, table=True):
     __tablename__ = "safeguarding_case"
+    # Issue 11's views at 100,000 cases (migration 0008): the open queue reads only open cases, and on PostgreSQL
+    # from the index alone (everything the queue shows is included); the report reads one period of created_at.
+    __table_args__ = (
+        Index(
+            "ix_safeguarding_case_open_created",
+            "created_at",
+            "id",
+            postgresql_include=list(OPEN_QUEUE_COLUMNS),
+            postgresql_where=sql_text("status <> 'closed'"),
+            sqlite_where=sql_text("status <> 'closed'"),
+        ),
+        Index("ix_safeguarding_case_created_at", "created_at", postgresql_include=list(REPORT_COLUMNS)),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=16, unique=True, index=True)
-    status: str = Field(default="new", max_length=16)  # new | acknowledged | awaiting_director | decided | closed
+    # 32, not 16: "awaiting_director" is 17 characters, which PostgreSQL refused until migration 0008.
+    status: str = Field(default="new", max_length=32)  # new | acknowledged | awaiting_director | decided | closed
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     owner_aad_id: str | None = Field(default=None, max_length=64)
     owner_name: str | None = Field(default=None, sa_column=Column(Text))
@@ -165,6 +193,8 @@ class CaseEvent(SQLModel, table=True):
     """The chronology: append-only, one row per thing that happened to a case, who did it and when."""
 
     __tablename__ = "case_event"
+    # A case's history, in order, a page at a time (migration 0008).
+    __table_args__ = (Index("ix_case_event_case_time", "case_id", "at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="safeguarding_case.id", index=True)

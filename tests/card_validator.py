@@ -7,8 +7,10 @@ in Python, what the library lets through but Teams needs:
 * the root `type` is "AdaptiveCard";
 * `version` is present, a "major.minor" string, and at most 1.5 (the highest Teams renders);
 * every Action.Execute has a non-empty string `verb`;
-* Teams' charts (Chart.VerticalBar, Chart.Donut, ...), which Teams renders but the library does not know, carry a
-  `fallback` element and a `data` list; the library then checks the fallback in the chart's place.
+* every Teams chart element (`Chart.*`, which the library does not know) has an element `fallback` and `data` of
+  the shape Teams documents: `{"x": text, "y": number}` points for the bar charts, `{"legend": text, "value":
+  number}` for Chart.Donut and Chart.Pie; the library then checks the fallback in the chart's place (each chart is
+  replaced by its fallback before the library sees the card).
 
 Usage::
 
@@ -94,6 +96,46 @@ def with_chart_fallbacks(value: Any) -> Any:
     return value
 
 
+_CHART_POINTS = {
+    "Chart.VerticalBar": ("x", "y"),
+    "Chart.HorizontalBar": ("x", "y"),
+    "Chart.Donut": ("legend", "value"),
+    "Chart.Pie": ("legend", "value"),
+}
+
+
+def _chart_errors(path: str, chart: Mapping[str, Any]) -> list[str]:
+    kind = chart["type"]
+    errors: list[str] = []
+    fallback = chart.get("fallback")
+    if not isinstance(fallback, Mapping) or not isinstance(fallback.get("type"), str):
+        errors.append(
+            f"[Teams:ChartFallback] {kind} at {path} needs an element fallback,"
+            " so clients without charts show the figures"
+        )
+    if kind not in _CHART_POINTS:
+        errors.append(f"[Teams:Chart] {kind} at {path}: only {sorted(_CHART_POINTS)} are checked here")
+        return errors
+    name_key, value_key = _CHART_POINTS[kind]
+    data = chart.get("data")
+    if not isinstance(data, list) or not data:
+        errors.append(f"[Teams:ChartData] {kind} at {path} needs a non-empty data list")
+        return errors
+    for index, point in enumerate(data):
+        ok = (
+            isinstance(point, Mapping)
+            and isinstance(point.get(name_key), str)
+            and isinstance(point.get(value_key), int | float)
+            and not isinstance(point.get(value_key), bool)
+        )
+        if not ok:
+            errors.append(
+                f"[Teams:ChartData] {kind} at {path}.data[{index}] must be"
+                f" {{{name_key!r}: text, {value_key!r}: number}}"
+            )
+    return errors
+
+
 def _python_checks(card: Any) -> list[str]:
     """Checks the renderer library does not make (it defaults a missing version to 1.0, for instance)."""
     if not isinstance(card, Mapping):
@@ -113,13 +155,8 @@ def _python_checks(card: Any) -> list[str]:
         errors.append(f'[Teams:Version] "version" {version} is above {limit}, the highest Teams renders')
 
     for path, obj in _iter_objects(card, "$"):
-        if obj.get("type") in TEAMS_CHARTS:
-            if not isinstance(obj.get("fallback"), Mapping):
-                errors.append(
-                    f"[Teams:Chart] {obj['type']} at {path} needs a fallback element for clients without charts"
-                )
-            if not isinstance(obj.get("data"), list) or not obj["data"]:
-                errors.append(f'[Teams:Chart] {obj["type"]} at {path} needs a non-empty "data" list')
+        if isinstance(obj.get("type"), str) and obj["type"].startswith("Chart."):
+            errors.extend(_chart_errors(path, obj))
         if obj.get("type") == "Action.Execute":
             verb = obj.get("verb")
             if not isinstance(verb, str) or not verb.strip():

@@ -203,7 +203,12 @@ function checkParses(page) {
     card.parse(page.card, context);
     const problems = [];
     for (let i = 0; i < context.eventCount; i++) {
-        problems.push(context.getEventAt(i).message);
+        const message = context.getEventAt(i).message;
+        // Teams' chart elements are unknown to this library, which draws their fallback (a table) instead: the
+        // picture of a client without charts. validate.js decides whether such a chart is acceptable.
+        if (!/^Unknown element type "Chart\./.test(message)) {
+            problems.push(message);
+        }
     }
     return problems;
 }
