@@ -12,6 +12,7 @@ from aiohttp import web
 from bot import __version__
 from bot.commands.migrate import migrate_command
 from bot.commands.package import add_package_parser, package_command
+from bot.commands.records import RECORDS_COMMANDS, add_records_parsers, records_command
 from bot.config import InsecureHostError, Settings, check_startup_safety
 from content.common import ContentError
 from storage.db import DatabaseUrlError
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         help="check a restored case store without writing to it: schema, counts, every case readable",
     )
     add_package_parser(commands)
+    add_records_parsers(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -78,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             from bot.commands.verify_restore import verify_restore_command  # imported late, like the app
 
             return verify_restore_command(settings.database_url)
+        if args.command in RECORDS_COMMANDS:
+            return records_command(settings, args)
         return serve(settings)
     except (InsecureHostError, ContentError, DatabaseUrlError) as exc:
         print(f"safespace: {exc}", file=sys.stderr)

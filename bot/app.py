@@ -12,7 +12,7 @@ from botbuilder.core import ConversationState, StatePropertyAccessor
 
 from bot import __version__
 from bot.answers import Answers
-from bot.config import Settings
+from bot.config import Settings, retention_schedule
 from bot.edge.adapter import SafeSpaceAdapter
 from bot.edge.card_actions import CardActionRouter
 from bot.edge.conversation_log import ConversationLogMiddleware
@@ -39,6 +39,7 @@ from bot.safeguarding.follow_ups import FollowUps
 from bot.safeguarding.notifier import LogNotifier, Notifier
 from bot.safeguarding.reminders import Reminders
 from bot.safeguarding.report_intake import ReportIntake
+from bot.safeguarding.retention import DailyRetention
 from bot.safeguarding.safety_net import SafetyNet
 from bot.safeguarding.staff_form import StaffForm
 from bot.teams_bot import GroupCommand, TeamsBot
@@ -83,6 +84,7 @@ class Services:
     graph_people: GraphPeople | None = None
     alert_mail: GraphMailNotifier | None = None
     pauses: PauseTurns | None = None
+    retention: DailyRetention | None = None  # the daily retention run (issue 11)
 
 
 SERVICES = web.AppKey("services", Services)
@@ -335,6 +337,11 @@ def build_services(settings: Settings, database: Database) -> Services:
         follow_ups=FollowUps(database=database, intake=intake, texts=texts),
     )
     pauses.bind(bot.on_pause)
+    retention = None
+    if settings.retention_daily:
+        retention = DailyRetention(
+            database=database, schedule=retention_schedule(settings), check_seconds=settings.retention_check_seconds
+        )
     return Services(
         settings=settings,
         database=database,
@@ -353,6 +360,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         graph_people=graph_people,
         alert_mail=alert_mail,
         pauses=pauses,
+        retention=retention,
     )
 
 
@@ -398,9 +406,13 @@ def create_app(settings: Settings) -> web.Application:
         services.live_quiz.start_background()
         if services.alert_mail is not None:
             services.alert_mail.start()
+        if services.retention is not None:
+            services.retention.start()
         warming = asyncio.create_task(warm_graph(services), name="graph-warm-up")
         yield
         warming.cancel()
+        if services.retention is not None:
+            await services.retention.stop()
         await services.live_quiz.stop()
         await services.reminders.stop()
         await services.channels.stop()

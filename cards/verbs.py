@@ -21,3 +21,5 @@ class Verb(StrEnum):
     LIVE_QUIZ_ANSWER = "live_quiz.answer"
     LIVE_QUIZ_NEXT = "live_quiz.next"
     LIVE_QUIZ_END = "live_quiz.end"
+    CASE_LEGAL_HOLD = "case.legal_hold"
+    CASE_LEGAL_HOLD_RELEASE = "case.legal_hold_release"
