@@ -13,6 +13,7 @@ from aiohttp import web
 from bot import __version__
 from bot.commands.migrate import migrate_command
 from bot.commands.package import add_package_parser, package_command
+from bot.commands.records import RECORDS_COMMANDS, add_records_parsers, records_command
 from bot.commands.report import add_report_parser, report_command
 from bot.commands.training_export import add_training_export_parser, training_export_command
 from bot.config import InsecureHostError, Settings, check_startup_safety
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     export.add_argument("--out", type=Path, default=None)
     add_report_parser(commands)  # issue 11: the directors' report as HTML
+    add_records_parsers(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             from bot.commands.verify_restore import verify_restore_command  # imported late, like the app
 
             return verify_restore_command(settings.database_url)
+        if args.command in RECORDS_COMMANDS:
+            return records_command(settings, args)
         return serve(settings)
     except (InsecureHostError, ContentError, DatabaseUrlError) as exc:
         print(f"safespace: {exc}", file=sys.stderr)

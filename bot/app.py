@@ -12,7 +12,7 @@ from botbuilder.core import ConversationState, StatePropertyAccessor, TurnContex
 
 from bot import __version__
 from bot.answers import Answers
-from bot.config import Settings
+from bot.config import Settings, retention_schedule
 from bot.edge.adapter import SafeSpaceAdapter
 from bot.edge.card_actions import CardActionRouter
 from bot.edge.conversation_log import ConversationLogMiddleware
@@ -42,6 +42,7 @@ from bot.safeguarding.notifier import LogNotifier, Notifier
 from bot.safeguarding.records import CaseRecords
 from bot.safeguarding.reminders import Reminders
 from bot.safeguarding.report_intake import ReportIntake
+from bot.safeguarding.retention import DailyRetention
 from bot.safeguarding.safety_net import READING, SafetyNet
 from bot.safeguarding.staff_form import StaffForm
 from bot.teams_bot import GroupCommand, TeamsBot
@@ -100,6 +101,7 @@ class Services:
     surveys: SurveyService | None = None
     debates: DebateService | None = None
     monthly_report: MonthlyReports | None = None  # issue 11: the directors' report on the first working day
+    retention: DailyRetention | None = None  # the daily retention run (issue 11)
 
 
 SERVICES = web.AppKey("services", Services)
@@ -502,6 +504,11 @@ def build_services(settings: Settings, database: Database) -> Services:
         follow_ups=FollowUps(database=database, intake=intake, texts=texts),
     )
     pauses.bind(bot.on_pause)
+    retention = None
+    if settings.retention_daily:
+        retention = DailyRetention(
+            database=database, schedule=retention_schedule(settings), check_seconds=settings.retention_check_seconds
+        )
     return Services(
         settings=settings,
         database=database,
@@ -526,6 +533,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         surveys=surveys,
         debates=debates,
         monthly_report=monthly_report,
+        retention=retention,
     )
 
 
@@ -578,9 +586,13 @@ def create_app(settings: Settings) -> web.Application:
             services.monthly_report.start()
         if services.alert_mail is not None:
             services.alert_mail.start()
+        if services.retention is not None:
+            services.retention.start()
         warming = asyncio.create_task(warm_graph(services), name="graph-warm-up")
         yield
         warming.cancel()
+        if services.retention is not None:
+            await services.retention.stop()
         await services.live_quiz.stop()
         for job in (services.scr_upload, services.training_reminders):
             if job is not None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from content.common import DEFAULT_CONTENT_DIR
 from dialogs.report_period import DEFAULT_TERMS, Term, parse_terms
+
+if TYPE_CHECKING:
+    from storage.retention import Schedule
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/safespace.db"
 
@@ -206,6 +209,38 @@ class Settings(BaseSettings):
     def closed_days(self) -> frozenset[dt.date]:
         return frozenset(dt.date.fromisoformat(p.strip()) for p in self.report_closed_days.split(",") if p.strip())
 
+    # Records (issue 11): the provider's name on exports, and the retention schedule (`python -m bot retention`
+    # and the service's daily run).
+    provider_name: str = Field(
+        default="Qualitrain", validation_alias=AliasChoices("SAFESPACE_PROVIDER_NAME", "provider_name")
+    )
+    retention_years_after_closed: int = Field(
+        default=7,
+        ge=1,
+        validation_alias=AliasChoices("SAFESPACE_RETENTION_YEARS_AFTER_CLOSED", "retention_years_after_closed"),
+    )
+    retention_years_from_birth: int = Field(
+        default=25,
+        ge=1,
+        validation_alias=AliasChoices("SAFESPACE_RETENTION_YEARS_FROM_BIRTH", "retention_years_from_birth"),
+    )
+    retention_unlinked_log_days: int = Field(
+        default=90,
+        ge=1,
+        validation_alias=AliasChoices("SAFESPACE_RETENTION_UNLINKED_LOG_DAYS", "retention_unlinked_log_days"),
+    )
+    retention_quiz_years: int = Field(
+        default=2, ge=1, validation_alias=AliasChoices("SAFESPACE_RETENTION_QUIZ_YEARS", "retention_quiz_years")
+    )
+    retention_daily: bool = Field(
+        default=True, validation_alias=AliasChoices("SAFESPACE_RETENTION_DAILY", "retention_daily")
+    )
+    retention_check_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias=AliasChoices("SAFESPACE_RETENTION_CHECK_SECONDS", "retention_check_seconds"),
+    )
+
     _split = field_validator("dso_ids", "staff_ids", "trainer_ids", "director_ids", "alert_recipients", mode="before")(
         _split_ids
     )
@@ -235,3 +270,15 @@ def check_startup_safety(settings: Settings) -> None:
             f"MicrosoftAppId is not set, so requests are not authenticated; refusing to listen on "
             f"{settings.host}. Use HOST=127.0.0.1, set MicrosoftAppId, or set SAFESPACE_ALLOW_INSECURE=1."
         )
+
+
+def retention_schedule(settings: Settings) -> Schedule:
+    """The retention schedule the settings describe: the same for the daily run and `python -m bot retention`."""
+    from storage.retention import Schedule
+
+    return Schedule(
+        years_after_closed=settings.retention_years_after_closed,
+        years_from_birth=settings.retention_years_from_birth,
+        unlinked_log_days=settings.retention_unlinked_log_days,
+        quiz_years=settings.retention_quiz_years,
+    )

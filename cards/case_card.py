@@ -49,6 +49,7 @@ INPUT_DECISION: Final = "decision"
 INPUT_DECISION_REASON: Final = "decision_reason"
 INPUT_CLOSE_NOTE: Final = "close_note"
 INPUT_REOPEN_REASON: Final = "reopen_reason"
+INPUT_HOLD_REASON: Final = "hold_reason"
 
 CATEGORIES: Final = ("radicalisation", "bullying", "online_safety", "abuse", "wellbeing", "other")
 DECISIONS: Final = ("channel", "social_care", "police", "internal_support", "signposted", "no_further_action")
@@ -106,6 +107,7 @@ class CaseCardView:
     danger_unconfirmed: bool = False  # urgent because the reporter was not sure whether someone is in danger now
     closed_by: str | None = None
     closed_at: dt.datetime | None = None  # aware, UTC
+    legal_hold: bool = False  # retention will not remove the case (records, issue 11)
 
 
 def case_card(view: CaseCardView, texts: Texts) -> Card:
@@ -151,6 +153,8 @@ def _build(view: CaseCardView, texts: Texts, limits: _Limits) -> Card:
     body += _staff_observations(view, texts, limits)
     body += _decision(view, texts, limits)
     body += _closed(view, texts, limits)
+    if view.legal_hold:
+        body.append(text_block(texts.get("records.hold.on_card"), weight="Bolder", color="Attention"))
     body += _notes(view, texts, limits)
     card = adaptive_card(body=body, actions=_actions(view, texts))
     if view.mentions:
@@ -396,7 +400,8 @@ def _actions(view: CaseCardView, texts: Texts) -> list[Action]:
     """What can be done next: only Reopen once closed, Acknowledge only while new, Confirm only awaiting a director."""
     data = _action_data(view)
     if view.status == "closed":
-        return [_reopen_action(texts, data)]
+        # Retention only ever removes closed cases, so the hold is offered where it matters.
+        return [_reopen_action(texts, data), _legal_hold_action(view, texts, data)]
     actions: list[Action] = []
     if view.status == "new":
         actions.append(
@@ -531,6 +536,23 @@ def _reopen_action(texts: Texts, data: dict[str, Any]) -> Action:
         texts.get("cards.case.actions.reopen"),
         [text_block(texts.get("cards.case.actions.reopen_explain"), is_subtle=True), reason],
         execute(texts.get("cards.case.actions.reopen_submit"), Verb.CASE_REOPEN, dict(data)),
+    )
+
+
+def _legal_hold_action(view: CaseCardView, texts: Texts, data: dict[str, Any]) -> Action:
+    part = "release" if view.legal_hold else "place"
+    reason = _text_input(
+        INPUT_HOLD_REASON,
+        texts.get(f"records.hold.{part}_label"),
+        texts.get(f"records.hold.{part}_required"),
+        max_length=REASON_MAX_CHARS,
+        multiline=True,
+    )
+    verb = Verb.CASE_LEGAL_HOLD_RELEASE if view.legal_hold else Verb.CASE_LEGAL_HOLD
+    return _show_card(
+        texts.get(f"records.hold.{part}"),
+        [text_block(texts.get(f"records.hold.{part}_explain"), is_subtle=True), reason],
+        execute(texts.get(f"records.hold.{part}_submit"), verb, dict(data)),
     )
 
 

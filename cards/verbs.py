@@ -30,3 +30,5 @@ class Verb(StrEnum):
     RECORDS_QUEUE = "records.queue"
     RECORDS_CASE = "records.case"
     RECORDS_CONVERSATION = "records.conversation"
+    CASE_LEGAL_HOLD = "case.legal_hold"
+    CASE_LEGAL_HOLD_RELEASE = "case.legal_hold_release"

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.chain import event_hash
 from storage.models import Case, CaseCounter, CaseCreate, CaseEvent
 from storage.types import UTCDateTime, utcnow
 
@@ -32,6 +33,8 @@ IMMUTABLE_FIELDS: Final = frozenset(
         "reference",
         "created_at",
         "version",  # managed here: bumped by every change
+        "event_count",  # the chronology's hash chain, managed by _insert_event
+        "chain_head",
         "source",
         "incomplete",
         "about",
@@ -149,6 +152,31 @@ async def _give_back_number(session: AsyncSession, year: int, number: int) -> No
     )
 
 
+async def _claim_place(session: AsyncSession, case_id: int) -> tuple[int, str | None]:
+    """The next place in the case's chain and the hash before it, holding the case row until commit.
+
+    One UPDATE both counts and locks: PostgreSQL keeps the row locked until this transaction ends (a second
+    instance appending to the same case waits here, then sees our event), and on SQLite the first write takes
+    the database's write lock. So the chain never forks, and (case_id, seq) is unique besides.
+    """
+    stmt = (
+        update(Case)
+        .where(col(Case.id) == case_id)
+        .values(event_count=col(Case.event_count) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if session.get_bind().dialect.update_returning:
+        row = (await session.execute(stmt.returning(col(Case.event_count), col(Case.chain_head)))).first()
+    else:
+        await session.execute(stmt)
+        row = (
+            await session.execute(select(col(Case.event_count), col(Case.chain_head)).where(col(Case.id) == case_id))
+        ).first()
+    if row is None:
+        raise LookupError(f"no case with id {case_id}")
+    return int(row[0]), row[1]
+
+
 async def _insert_event(
     session: AsyncSession,
     *,
@@ -159,20 +187,38 @@ async def _insert_event(
     detail: Mapping[str, Any] | None,
     action_id: str | None,
     at: dt.datetime,
+    corrects: int | None = None,
 ) -> bool:
-    stmt = _insert(session)(CaseEvent).values(
-        case_id=case_id,
-        at=at,
-        actor_aad_id=_aad(actor_aad_id),
-        actor_name=_clean(actor_name),
-        kind=kind,
-        detail=to_json(detail) if detail is not None else None,
-        action_id=action_id,
-    )
+    """Append one event to the case's hash chain. The only code that writes case_event, and it only inserts."""
+    seq, prev_hash = await _claim_place(session, case_id)
+    values: dict[str, Any] = {
+        "case_id": case_id,
+        "seq": seq,
+        "at": at,
+        "actor_aad_id": _aad(actor_aad_id),
+        "actor_name": _clean(actor_name),
+        "kind": kind,
+        "detail": to_json(detail) if detail is not None else None,
+        "action_id": action_id,
+        "corrects": corrects,
+        "prev_hash": prev_hash,
+    }
+    values["event_hash"] = event_hash(**values)
+    stmt = _insert(session)(CaseEvent).values(**values)
     if action_id is not None:
         # One statement: a retried invoke racing the original cannot slip between a check and an insert.
         stmt = stmt.on_conflict_do_nothing(index_elements=["action_id"])
-    return _rowcount(await session.execute(stmt)) == 1
+    inserted = _rowcount(await session.execute(stmt)) == 1
+    # We still hold the case row, so nobody appended meanwhile: give the place back, or move the head on.
+    await session.execute(
+        update(Case)
+        .where(col(Case.id) == case_id)
+        .values(
+            {"event_count": seq - 1} if not inserted else {"chain_head": values["event_hash"]},
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return inserted
 
 
 async def _case_of_action(session: AsyncSession, action_id: str) -> Case | None:
@@ -330,9 +376,17 @@ async def record_event(
     detail: Mapping[str, Any] | None = None,
     action_id: str | None = None,
     now: dt.datetime | None = None,
+    corrects: int | None = None,
 ) -> bool:
-    """Append to a case's chronology; False (and nothing recorded) when `action_id` was already recorded."""
+    """Append to a case's chronology; False (and nothing recorded) when `action_id` was already recorded.
+
+    Events are never edited: to put one right, record a new event with `corrects` set to the wrong one's id.
+    """
     _check_event_args(kind, action_id)
+    if corrects is not None:
+        owner = await session.execute(select(col(CaseEvent.case_id)).where(col(CaseEvent.id) == corrects))
+        if owner.scalar_one_or_none() != case_id:
+            raise ValueError(f"event {corrects} is not in case {case_id}: a correction must name an event of its case")
     return await _insert_event(
         session,
         case_id=case_id,
@@ -342,6 +396,7 @@ async def record_event(
         detail=detail,
         action_id=action_id,
         at=now or utcnow(),
+        corrects=corrects,
     )
 
 

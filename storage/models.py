@@ -187,14 +187,25 @@ class Case(CaseBase, table=True):
     reminded_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     escalated_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     version: int = 1  # bumped on every change: compare-and-swap so two DSOs pressing at once cannot both win
+    # Records (issue 11). The subject's date of birth, when known, sets how long the case is kept (retention).
+    subject_date_of_birth: dt.date | None = None
+    legal_hold: bool = False  # a DSO's hold: retention never removes the case while it is set
+    # The chronology's hash chain (storage/chain.py): how many events it has and the newest one's hash. Every
+    # append updates these, which also locks the case row, so two instances appending at once queue up.
+    event_count: int = 0
+    chain_head: str | None = Field(default=None, max_length=64)
 
 
 class CaseEvent(SQLModel, table=True):
     """The chronology: append-only, one row per thing that happened to a case, who did it and when."""
 
     __tablename__ = "case_event"
-    # A case's history, in order, a page at a time (migration 0008).
-    __table_args__ = (Index("ix_case_event_case_time", "case_id", "at", "id"),)
+    # A case's history, in order, a page at a time (migration 0008); each event's place in its case's hash chain
+    # is unique (migration 0007).
+    __table_args__ = (
+        Index("ix_case_event_case_time", "case_id", "at", "id"),
+        UniqueConstraint("case_id", "seq", name="uq_case_event_case_seq"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="safeguarding_case.id", index=True)
@@ -205,6 +216,12 @@ class CaseEvent(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(Text))  # JSON
     # Idempotency for Teams' invoke retries: the same action id is recorded once.
     action_id: str | None = Field(default=None, max_length=128, unique=True)
+    # The hash chain (storage/chain.py): place in the case, the previous event's hash, this event's hash.
+    seq: int
+    prev_hash: str | None = Field(default=None, max_length=64)
+    event_hash: str = Field(max_length=64)
+    # A correction is a new event naming the one it corrects; nothing is ever edited in place.
+    corrects: int | None = Field(default=None, foreign_key="case_event.id")
 
 
 class SafeguardingChannel(SQLModel, table=True):
@@ -353,3 +370,55 @@ class DebateVote(SQLModel, table=True):
     voter: str = Field(max_length=64)
     choice: str = Field(max_length=16)  # for | against | undecided
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+# Records: retention and the audit of administrative commands (issue 11) -------------------------------------
+
+
+class RetentionRun(SQLModel, table=True):
+    """One retention pass that removed records, in counts only: never what was removed or whose it was."""
+
+    __tablename__ = "retention_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # "daily:2026-12-03" for the service's daily run: unique, so of several instances one runs each day.
+    run_key: str | None = Field(default=None, max_length=64, unique=True)
+    trigger: str = Field(max_length=16)  # daily | command
+    actor: str | None = Field(default=None, sa_column=Column(Text))  # the OS user, for a command
+    ran_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    cases_removed: int = 0
+    events_removed: int = 0
+    outbox_removed: int = 0
+    conversation_log_removed: int = 0
+    quiz_attempts_removed: int = 0
+    quiz_answers_removed: int = 0
+    live_quiz_answers_removed: int = 0
+    held_cases_kept: int = 0  # past their period, kept because of a legal hold
+
+
+class RetiredCase(SQLModel, table=True):
+    """What is left of a case retention removed: its reference, category and dates; nothing said, nobody named."""
+
+    __tablename__ = "retired_case"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=16, unique=True)
+    category: str = Field(max_length=32)
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    closed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    removed_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    retention_run_id: int = Field(foreign_key="retention_run.id")
+    event_count: int = 0
+    chain_head: str | None = Field(default=None, max_length=64)  # the removed chronology's last hash
+
+
+class AuditEntry(SQLModel, table=True):
+    """An administrative command that read or released records (a case list export, a subject access request)."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    action: str = Field(max_length=32)
+    actor: str | None = Field(default=None, sa_column=Column(Text))
+    detail: str | None = Field(default=None, sa_column=Column(Text))  # JSON: counts and ids, never anyone's words

@@ -42,6 +42,8 @@ _MAX_TEXT = 4000
 _ROLES_KEY = "safespace.case_actions.roles"
 REFUSALS_RECORDED = 10  # refusals recorded per person and case within REFUSALS_WINDOW
 REFUSALS_WINDOW = dt.timedelta(hours=1)
+# What a closed case's card offers: reopening it, and holding it back from retention (or releasing the hold).
+_CLOSED_CASE_VERBS = frozenset({Verb.CASE_REOPEN, Verb.CASE_LEGAL_HOLD, Verb.CASE_LEGAL_HOLD_RELEASE})
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:
@@ -93,6 +95,8 @@ class CaseActions:
         router.register(Verb.CASE_CLOSE, self.close)
         router.register(Verb.CASE_REOPEN, self.reopen)
         router.register(Verb.CASE_REFRESH, self.refresh)
+        router.register(Verb.CASE_LEGAL_HOLD, self.legal_hold)
+        router.register(Verb.CASE_LEGAL_HOLD_RELEASE, self.release_legal_hold)
 
     def _t(self, key: str, **values: object) -> str:
         return self._texts.get(f"cases.{key}", **values)
@@ -192,7 +196,7 @@ class CaseActions:
         a newer decision (two DSOs, or a card left open in another window), or a made-up version could act.
         """
         assert case.id is not None
-        if case.status == "closed" and action.verb != Verb.CASE_REOPEN:
+        if case.status == "closed" and action.verb not in _CLOSED_CASE_VERBS:
             return await self._current_card(case.id, self._t("closed_first_reopen"))
         if _int(action.data, "version") != case.version:
             log.info("stale press of %s on case %s refused", action.verb, case.reference)
@@ -487,3 +491,26 @@ class CaseActions:
         if not allowed or case is None:
             return self._refusal(context, case)
         return await self._current_card(case.id or 0)
+
+    # Records (issue 11): a legal hold keeps a case from the retention schedule until a DSO releases it.
+
+    async def legal_hold(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
+        return await self._set_hold(context, action, hold=True)
+
+    async def release_legal_hold(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
+        return await self._set_hold(context, action, hold=False)
+
+    async def _set_hold(self, context: TurnContext, action: CardAction, *, hold: bool) -> dict[str, Any]:
+        allowed, case = await self._authorised(context, action, Role.DSO)
+        if not allowed or case is None:
+            return self._refusal(context, case)
+        if (blocked := await self._blocked(case, action)) is not None:
+            return blocked
+        if case.legal_hold == hold:
+            return message_body(self._texts.get("records.hold.already_held" if hold else "records.hold.not_held"))
+        reason = _text(action.data, "hold_reason")
+        if not reason:
+            return message_body(self._t("need_text"))
+        kind = "legal_hold" if hold else "legal_hold_released"
+        changed = await self._change(context, case, {"legal_hold": hold}, kind, {"reason": reason})
+        return await self._after(changed, case, context)

@@ -121,6 +121,7 @@ class CaseCards:
             danger_unconfirmed=created_detail.get("danger") == DANGER_NOT_SURE,
             closed_by=(closed.actor_name or None) if closed is not None else None,
             closed_at=case.closed_at,
+            legal_hold=case.legal_hold,
         )
 
     def _note_author(self, case: Case, event: CaseEvent) -> str:

@@ -172,7 +172,7 @@ EXPECTED_VERBS = {
         Verb.CASE_CLOSE,
     ],
     "decided": [Verb.CASE_ASSIGN, Verb.CASE_NOTE, Verb.CASE_DECIDE, Verb.CASE_CLOSE],
-    "closed": [Verb.CASE_REOPEN],
+    "closed": [Verb.CASE_REOPEN, Verb.CASE_LEGAL_HOLD],
 }
 
 
@@ -201,12 +201,20 @@ def test_every_action_carries_case_id_and_version(texts: Texts) -> None:
             assert action["verb"] in set(Verb)
 
 
-def test_closed_card_shows_the_outcome_and_offers_only_reopen(texts: Texts) -> None:
+def test_closed_card_shows_the_outcome_and_offers_only_reopen_and_the_legal_hold(texts: Texts) -> None:
     card = case_card(state("closed"), texts)
-    assert [a["verb"] for a in executes(card)] == [Verb.CASE_REOPEN]
-    assert [i["id"] for i in inputs(card)] == ["reopen_reason"]
+    assert [a["verb"] for a in executes(card)] == [Verb.CASE_REOPEN, Verb.CASE_LEGAL_HOLD]
+    assert [i["id"] for i in inputs(card)] == ["reopen_reason", "hold_reason"]
     assert any("Channel panel offered support" in text for text in shown_texts(card))
     assert texts.get("cards.case.closed_heading") in shown_texts(card)
+    assert texts.get("records.hold.on_card") not in shown_texts(card)
+
+
+def test_a_held_case_says_so_and_offers_the_release(texts: Texts) -> None:
+    card = case_card(dataclasses.replace(state("closed"), legal_hold=True), texts)
+    assert [a["verb"] for a in executes(card)] == [Verb.CASE_REOPEN, Verb.CASE_LEGAL_HOLD_RELEASE]
+    assert texts.get("records.hold.on_card") in shown_texts(card)
+    assert_valid_cards(card)
 
 
 def test_assign_is_left_out_when_nobody_can_be_chosen(texts: Texts) -> None:
