@@ -13,6 +13,7 @@ from bot import __version__
 from bot.commands.migrate import migrate_command
 from bot.commands.package import add_package_parser, package_command
 from bot.config import InsecureHostError, Settings, check_startup_safety
+from bot.edge.structured_log import configure_logging
 from content.common import ContentError
 from storage.db import DatabaseUrlError
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # pydantic's message names the setting that is wrong
         print(f"safespace: bad configuration: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)  # JSON lines with SAFESPACE_LOG_FORMAT=json
     try:
         if args.command == "migrate":
             return migrate_command(settings)

@@ -19,11 +19,13 @@ from bot.edge.conversation_log import ConversationLogMiddleware
 from bot.edge.conversation_refs import ReferenceRecorder
 from bot.edge.health import degraded_reason
 from bot.edge.http import MAX_BODY_BYTES, messages_handler
+from bot.edge.metrics import Metrics, MetricsServer, backlog_collector
 from bot.edge.pause_turns import PauseTurns
 from bot.edge.people import People
 from bot.edge.personal_chats import PersonalChats
 from bot.edge.proactive import Messenger
 from bot.edge.sql_storage import SqlStorage
+from bot.edge.turn_observer import TurnObserver
 from bot.graph.client import Graph, graph_config
 from bot.graph.mail import GraphMailNotifier
 from bot.graph.people import GraphPeople
@@ -83,6 +85,8 @@ class Services:
     graph_people: GraphPeople | None = None
     alert_mail: GraphMailNotifier | None = None
     pauses: PauseTurns | None = None
+    metrics: Metrics | None = None
+    metrics_server: MetricsServer | None = None  # serving only when SAFESPACE_METRICS_PORT is set
 
 
 SERVICES = web.AppKey("services", Services)
@@ -242,6 +246,10 @@ def build_services(settings: Settings, database: Database) -> Services:
     elif settings.alert_mailbox:
         log.warning("SAFESPACE_ALERT_MAILBOX is set without Graph or SAFESPACE_ALERT_RECIPIENTS: alerts go to the log")
     adapter = SafeSpaceAdapter(settings, texts, conversation_state)
+    # Outermost, so each turn's time and outcome cover everything below it (issue 12, /metrics and the log).
+    metrics = Metrics()
+    metrics.add_collector(backlog_collector(database))
+    TurnObserver(metrics).install(adapter)
     log_writer = LogBatcher(database.engine)
     adapter.use(ConversationLogMiddleware(log_writer))
 
@@ -325,6 +333,7 @@ def build_services(settings: Settings, database: Database) -> Services:
             intake=intake,
             database=database,
             delivery=delivery,
+            metrics=metrics,
         ),
         card_actions=card_actions,
         group_commands=group_commands(
@@ -353,6 +362,12 @@ def build_services(settings: Settings, database: Database) -> Services:
         graph_people=graph_people,
         alert_mail=alert_mail,
         pauses=pauses,
+        metrics=metrics,
+        metrics_server=(
+            MetricsServer(metrics, settings.metrics_host, settings.metrics_port)
+            if settings.metrics_port is not None
+            else None
+        ),
     )
 
 
@@ -399,7 +414,11 @@ def create_app(settings: Settings) -> web.Application:
         if services.alert_mail is not None:
             services.alert_mail.start()
         warming = asyncio.create_task(warm_graph(services), name="graph-warm-up")
+        if services.metrics_server is not None:
+            await services.metrics_server.start()
         yield
+        if services.metrics_server is not None:
+            await services.metrics_server.stop()
         warming.cancel()
         await services.live_quiz.stop()
         await services.reminders.stop()
