@@ -27,6 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -219,12 +220,67 @@ async def main(learners: int, within: float, postgres: str | None) -> int:
         return await run(learners, within, url)
 
 
+@dataclass
+class Burst:
+    """One burst's figures. `cpu` is the bot process's CPU time (all threads) from the first press to the last
+    answer, `rss` its resident memory afterwards (MiB)."""
+
+    learners: int
+    latencies: list[float]
+    told: dict[str, int]  # learner key -> option the bot said was locked in
+    stored: list[tuple[str, int]]
+    failures: list[str]
+    took: float  # s from the first press to the last answer
+    updates: int  # redraws of the question card in the burst
+    most_updates_in_a_second: int
+    cpu: float
+    rss: float
+
+    @property
+    def lost(self) -> int:
+        by_key = dict(self.stored)
+        return sum(1 for key, option in self.told.items() if by_key.get(key) != option)
+
+    @property
+    def duplicates(self) -> int:
+        keys = [key for key, _ in self.stored]
+        return len(keys) - len(set(keys))
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicates or self.failures) and len(self.stored) == self.learners
+
+
 async def run(learners: int, within: float, url: str) -> int:
+    burst = await measure_burst(learners, within, url)
+    latencies = burst.latencies
+    print(f"\n{learners} learners answering one live quiz question within {within:.0f} s, loopback, one bot process")
+    print(f"database: {url.split('://')[0]}\n")
+    print(f"answers sent            {learners:>8}")
+    print(f"told 'locked in'        {len(burst.told):>8}")
+    print(f"stored in the database  {len(burst.stored):>8}")
+    print(f"answers lost            {burst.lost:>8}  (must be 0)")
+    print(f"stored twice            {burst.duplicates:>8}  (must be 0)")
+    print(f"last answer sent after  {burst.took:>8.2f} s")
+    print(f"invoke p50              {statistics.median(latencies) * 1000:>8.2f} ms")
+    print(f"invoke p99              {percentile(latencies, 99) * 1000:>8.2f} ms")
+    print(f"invoke max              {max(latencies) * 1000:>8.2f} ms")
+    print(f"question card updates   {burst.updates:>8}  (at most {burst.most_updates_in_a_second} in any one second)")
+    for failure in burst.failures[:5]:
+        print("FAILED", failure)
+    return 0 if burst.ok else 1
+
+
+async def measure_burst(learners: int, within: float, url: str, cpus: set[int] | None = None) -> Burst:
+    """The bot in its own process (pinned to `cpus` when given) and one burst of answers; nothing printed."""
+    from benchmarks.turn_latency import cpu_seconds, rss_mb
+
     connector = Connector()
     service_url = await connector.start()
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", "--port", str(port), "--database-url", url],
+        [sys.executable, __file__, "--serve", "--port", str(port), "--database-url", url]
+        + (["--cpus", ",".join(map(str, sorted(cpus)))] if cpus else []),
         cwd=ROOT,
         env={**os.environ, "SAFESPACE_LOG_LEVEL": "WARNING"},
     )
@@ -274,39 +330,34 @@ async def run(learners: int, within: float, url: str) -> int:
                     failures.append(f"learner {n}: HTTP {resp.status} {body!r:.200}")
 
             moments = sorted(rng.uniform(0, within * 0.9) for _ in range(learners))
+            cpu_before = cpu_seconds(proc.pid)
             began = time.perf_counter()
             updates_before = len(connector.updates)
             await asyncio.gather(*(learner(n, at, began) for n, at in enumerate(moments)))
             took = time.perf_counter() - began
+            cpu = cpu_seconds(proc.pid) - cpu_before
             await asyncio.sleep(1.5)  # the last coalesced redraw
             window = [t - began for t, aid in connector.updates[updates_before:] if aid == question_activity]
+            rss = rss_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         await connector.runner.cleanup()
 
     stored = await stored_answers(url, quiz_id)
-    stored_keys = [key for key, _ in stored]
-    by_key = dict(stored)
-    lost = sum(1 for key, option in told.items() if by_key.get(key) != option)
-    duplicates = len(stored_keys) - len(set(stored_keys))
     per_second = max((sum(1 for t in window if s <= t < s + 1) for s in range(int(took) + 2)), default=0)
-
-    print(f"\n{learners} learners answering one live quiz question within {within:.0f} s, loopback, one bot process")
-    print(f"database: {url.split('://')[0]}\n")
-    print(f"answers sent            {learners:>8}")
-    print(f"told 'locked in'        {len(told):>8}")
-    print(f"stored in the database  {len(stored):>8}")
-    print(f"answers lost            {lost:>8}  (must be 0)")
-    print(f"stored twice            {duplicates:>8}  (must be 0)")
-    print(f"last answer sent after  {took:>8.2f} s")
-    print(f"invoke p50              {statistics.median(latencies) * 1000:>8.2f} ms")
-    print(f"invoke p99              {percentile(latencies, 99) * 1000:>8.2f} ms")
-    print(f"invoke max              {max(latencies) * 1000:>8.2f} ms")
-    print(f"question card updates   {len(window):>8}  (at most {per_second} in any one second)")
-    for failure in failures[:5]:
-        print("FAILED", failure)
-    return 1 if lost or duplicates or failures or len(stored) != learners else 0
+    return Burst(
+        learners=learners,
+        latencies=latencies,
+        told=told,
+        stored=stored,
+        failures=failures,
+        took=took,
+        updates=len(window),
+        most_updates_in_a_second=per_second,
+        cpu=cpu,
+        rss=rss,
+    )
 
 
 if __name__ == "__main__":
@@ -322,8 +373,11 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", help=argparse.SUPPRESS)  # for the child process
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int)
+    parser.add_argument("--cpus", help=argparse.SUPPRESS)  # for the child: the CPUs to pin itself to
     args = parser.parse_args()
     if args.serve:
+        if args.cpus and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
         serve(args.port, args.database_url)
     else:
         sys.exit(asyncio.run(main(args.learners, args.within, args.postgres)))

@@ -22,6 +22,8 @@ The bots:
   safespace-text  Safe Space answering a 25-word everyday message that is no command: every turn's text is
                   new (FREE_TEXT below), so the safety net's model runs on every turn, then the question
                   matcher; the texts are benign, and the run checks that no case was opened
+  aiohttp-floor   (benchmarks/run_all.py only) a bare aiohttp handler: read the activity, post the echo to the
+                  connector with one shared client session, answer 200; no SDK, no authentication, no state
 
 Start-up is timed from launching `python -m bot` (settings from the environment, a fresh SQLite file) until
 GET /healthz answers 200, then again on the database the first start made.
@@ -52,6 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 VARIANTS = ("echo-stock", "echo-cached", "echo-edge", "agents-echo", "safespace", "safespace-text")
+# Not in this script's own table, but served here for benchmarks/run_all.py: the floor under every bot.
+FLOOR = "aiohttp-floor"
 SAFESPACE = ("safespace", "safespace-text")
 
 # Everyday 25-word messages that are no command, name no online-safety topic and carry no risk words. Six
@@ -110,6 +114,9 @@ def serve(variant: str, port: int, database_url: str | None) -> None:
     if variant == "agents-echo":
         serve_agents_echo(port)
         return
+    if variant == FLOOR:
+        serve_floor(port)
+        return
 
     from botbuilder.core import ActivityHandler, TurnContext
     from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
@@ -136,8 +143,14 @@ def serve(variant: str, port: int, database_url: str | None) -> None:
         from bot.edge.http import messages_handler
 
         edge = web.Application()
-        handler = messages_handler(ConnectorAdapter(Settings(_env_file=None)), bot, local_mode=True)
+        connector_adapter = ConnectorAdapter(Settings(_env_file=None))
+        handler = messages_handler(connector_adapter, bot, local_mode=True)
         edge.router.add_post("/api/messages", handler)
+
+        async def close(_app: web.Application) -> None:
+            await connector_adapter.close()
+
+        edge.on_cleanup.append(close)
         web.run_app(edge, host="127.0.0.1", port=port, print=None, access_log=None)
         return
 
@@ -184,6 +197,42 @@ def serve_agents_echo(port: int) -> None:
     app = web.Application(middlewares=[jwt_authorization_middleware])
     app.router.add_post("/api/messages", entry_point)
     app["agent_configuration"] = connection_manager.get_default_connection_configuration()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def serve_floor(port: int) -> None:
+    """What any bot must do for an echo turn, and nothing else: the floor under every bot in the table."""
+    session: aiohttp.ClientSession | None = None
+
+    async def messages(request: web.Request) -> web.Response:
+        nonlocal session
+        if session is None:
+            session = aiohttp.ClientSession()
+        try:
+            incoming = await request.json()
+        except ValueError:
+            return web.Response(status=400)  # wait_ready's probe
+        conversation = incoming["conversation"]["id"]
+        reply = {
+            "type": "message",
+            "text": f"echo: {incoming.get('text')}",
+            "from": incoming["recipient"],
+            "recipient": incoming["from"],
+            "conversation": incoming["conversation"],
+            "replyToId": incoming.get("id"),
+        }
+        url = f"{incoming['serviceUrl'].rstrip('/')}/v3/conversations/{conversation}/activities/{incoming['id']}"
+        async with session.post(url, json=reply) as resp:
+            await resp.read()
+        return web.Response(status=200)
+
+    async def close(_app: web.Application) -> None:
+        if session is not None:
+            await session.close()
+
+    app = web.Application()
+    app.router.add_post("/api/messages", messages)
+    app.on_cleanup.append(close)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
@@ -365,6 +414,57 @@ async def time_startup(database_url: str, log: Path) -> float:
         proc.wait(timeout=10)
 
 
+def pin_here(cpus: set[int] | None) -> None:
+    """Keep this process (and the threads it starts from now on) on these CPUs, where the machine allows it."""
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cpus)
+
+
+async def measure(
+    variant: str,
+    users: int,
+    seconds: float,
+    database_url: str | None,
+    connector: Connector,
+    service_url: str,
+    cpus: set[int] | None = None,
+) -> Result:
+    """One bot in its own process (pinned to `cpus` when given), `users` users for `seconds` after a warm-up."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", variant, "--port", str(port)]
+        + (["--database-url", database_url] if database_url else [])
+        + (["--cpus", ",".join(map(str, sorted(cpus)))] if cpus else []),
+        cwd=ROOT,
+        env={**os.environ, "SAFESPACE_LOG_LEVEL": "WARNING"},
+    )
+    before: dict[str, float] = {}
+
+    def measuring() -> None:
+        before["cpu"] = cpu_seconds(proc.pid)
+        before["received"] = connector.received
+
+    try:
+        await wait_ready(port, proc)
+        latencies = await load(port, service_url, users, seconds, texts_for(variant), measuring)
+        cpu = cpu_seconds(proc.pid) - before["cpu"]
+        received = connector.received - before["received"]
+        rss = rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    n = len(latencies)
+    return Result(
+        turns=n,
+        rate=n / seconds,
+        p50=statistics.median(latencies) * 1000,
+        p99=percentile(latencies, 99) * 1000,
+        rss=rss,
+        cpu=cpu / n * 1000,
+        replies=received / n,
+    )
+
+
 async def main(users: int, seconds: float, postgres: str | None) -> None:
     if postgres is None:
         await run(users, seconds, None)
@@ -387,41 +487,10 @@ async def run(users: int, seconds: float, database_url: str | None) -> None:
     results: dict[str, Result] = {}
     cases: dict[str, int] = {}
     for variant in VARIANTS:
-        port = free_port()
         url = database_url
         if variant in SAFESPACE and url is None:
             url = f"sqlite:///{scratch / (variant + '.db')}"
-        proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", variant, "--port", str(port)]
-            + (["--database-url", url] if url else []),
-            cwd=ROOT,
-            env={**os.environ, "SAFESPACE_LOG_LEVEL": "WARNING"},
-        )
-        before: dict[str, float] = {}
-
-        def measuring(pid: int = proc.pid, before: dict[str, float] = before) -> None:
-            before["cpu"] = cpu_seconds(pid)
-            before["received"] = connector.received
-
-        try:
-            await wait_ready(port, proc)
-            latencies = await load(port, service_url, users, seconds, texts_for(variant), measuring)
-            cpu = cpu_seconds(proc.pid) - before["cpu"]
-            received = connector.received - before["received"]
-            rss = rss_mb(proc.pid)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-        n = len(latencies)
-        results[variant] = Result(
-            turns=n,
-            rate=n / seconds,
-            p50=statistics.median(latencies) * 1000,
-            p99=percentile(latencies, 99) * 1000,
-            rss=rss,
-            cpu=cpu / n * 1000,
-            replies=received / n,
-        )
+        results[variant] = await measure(variant, users, seconds, url, connector, service_url)
         if variant in SAFESPACE and url is not None:
             cases[variant] = await count_cases(url)
     await connector.runner.cleanup()
@@ -469,11 +538,13 @@ if __name__ == "__main__":
         const="postgresql://postgres@127.0.0.1:5432/test",
         help="run Safe Space on a fresh database on this PostgreSQL server instead of SQLite",
     )
-    parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=(*VARIANTS, FLOOR), help=argparse.SUPPRESS)
+    parser.add_argument("--cpus", help=argparse.SUPPRESS)  # for the child: the CPUs to pin itself to
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
+        pin_here({int(cpu) for cpu in args.cpus.split(",")} if args.cpus else None)
         serve(args.serve, args.port, args.database_url)
     else:
         asyncio.run(main(args.users, args.seconds, args.postgres))

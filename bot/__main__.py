@@ -17,6 +17,7 @@ from bot.commands.records import RECORDS_COMMANDS, add_records_parsers, records_
 from bot.commands.report import add_report_parser, report_command
 from bot.commands.training_export import add_training_export_parser, training_export_command
 from bot.config import InsecureHostError, Settings, check_startup_safety
+from bot.edge.structured_log import configure_logging
 from content.common import ContentError
 from storage.db import DatabaseUrlError
 
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # pydantic's message names the setting that is wrong
         print(f"safespace: bad configuration: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)  # JSON lines with SAFESPACE_LOG_FORMAT=json
     try:
         if args.command == "migrate":
             return migrate_command(settings)

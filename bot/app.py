@@ -19,11 +19,13 @@ from bot.edge.conversation_log import ConversationLogMiddleware
 from bot.edge.conversation_refs import ReferenceRecorder
 from bot.edge.health import degraded_reason
 from bot.edge.http import MAX_BODY_BYTES, messages_handler
+from bot.edge.metrics import Metrics, MetricsServer, backlog_collector
 from bot.edge.pause_turns import PauseTurns
 from bot.edge.people import People
 from bot.edge.personal_chats import PersonalChats
 from bot.edge.proactive import Messenger
 from bot.edge.sql_storage import SqlStorage
+from bot.edge.turn_observer import TurnObserver
 from bot.graph.client import Graph, graph_config
 from bot.graph.mail import GraphMailNotifier
 from bot.graph.people import GraphPeople
@@ -102,6 +104,8 @@ class Services:
     debates: DebateService | None = None
     monthly_report: MonthlyReports | None = None  # issue 11: the directors' report on the first working day
     retention: DailyRetention | None = None  # the daily retention run (issue 11)
+    metrics: Metrics | None = None
+    metrics_server: MetricsServer | None = None  # serving only when SAFESPACE_METRICS_PORT is set
 
 
 SERVICES = web.AppKey("services", Services)
@@ -300,6 +304,10 @@ def build_services(settings: Settings, database: Database) -> Services:
     elif settings.alert_mailbox:
         log.warning("SAFESPACE_ALERT_MAILBOX is set without Graph or SAFESPACE_ALERT_RECIPIENTS: alerts go to the log")
     adapter = SafeSpaceAdapter(settings, texts, conversation_state)
+    # Outermost, so each turn's time and outcome cover everything below it (issue 12, /metrics and the log).
+    metrics = Metrics()
+    metrics.add_collector(backlog_collector(database))
+    TurnObserver(metrics).install(adapter)
     log_writer = LogBatcher(database.engine)
     adapter.use(ConversationLogMiddleware(log_writer))
 
@@ -400,6 +408,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         intake=intake,
         database=database,
         delivery=delivery,
+        metrics=metrics,
     )
 
     # Learner voice (bot/voice/): pulse surveys in learners' 1:1 chats, debate polls in session chats. A survey
@@ -534,6 +543,12 @@ def build_services(settings: Settings, database: Database) -> Services:
         debates=debates,
         monthly_report=monthly_report,
         retention=retention,
+        metrics=metrics,
+        metrics_server=(
+            MetricsServer(metrics, settings.metrics_host, settings.metrics_port)
+            if settings.metrics_port is not None
+            else None
+        ),
     )
 
 
@@ -589,7 +604,11 @@ def create_app(settings: Settings) -> web.Application:
         if services.retention is not None:
             services.retention.start()
         warming = asyncio.create_task(warm_graph(services), name="graph-warm-up")
+        if services.metrics_server is not None:
+            await services.metrics_server.start()
         yield
+        if services.metrics_server is not None:
+            await services.metrics_server.stop()
         warming.cancel()
         if services.retention is not None:
             await services.retention.stop()

@@ -241,6 +241,23 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SAFESPACE_RETENTION_CHECK_SECONDS", "retention_check_seconds"),
     )
 
+    # What it is doing, visible (issue 12): the log's format, and GET /metrics (Prometheus' text format) on a port of
+    # its own. No port, no endpoint; loopback unless SAFESPACE_METRICS_HOST says otherwise (docs/DEPLOYMENT.md).
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias=AliasChoices("SAFESPACE_LOG_FORMAT", "log_format")
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, validation_alias=AliasChoices("SAFESPACE_METRICS_PORT", "metrics_port")
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", validation_alias=AliasChoices("SAFESPACE_METRICS_HOST", "metrics_host")
+    )
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _no_port(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     _split = field_validator("dso_ids", "staff_ids", "trainer_ids", "director_ids", "alert_recipients", mode="before")(
         _split_ids
     )

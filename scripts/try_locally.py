@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     import dev  # the repository's dev.py: the same .venv, installed the same way, as `python3 dev.py run`
 
     try:
-        dev.ensure_venv("")  # quick when nothing changed
+        dev.ensure_venv(dev.SERVICE_LOCK)  # quick when nothing changed
     except subprocess.CalledProcessError as exc:
         say(f"failed: {' '.join(map(str, exc.cmd))} (exit {exc.returncode})")
         return exc.returncode or 1

@@ -14,6 +14,7 @@ import logging
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 
+from bot.edge.metrics import Metrics
 from bot.edge.teams_context import aad_object_id, is_personal
 from bot.safeguarding.delivery import DIRECT, DeliveryWorker, direct_text, enqueue_redraw
 from bot.safeguarding.report_intake import ReportIntake
@@ -48,7 +49,9 @@ class SafetyNet:
         intake: ReportIntake,
         database: Database,
         delivery: DeliveryWorker,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._understanding = understanding
         self._directory = directory
         self._texts = texts
@@ -69,6 +72,8 @@ class SafetyNet:
     async def check(self, context: TurnContext, text: str, *, use_model: bool = True) -> Reading:
         reading = await self._understanding.read_async(text) if use_model else self._understanding.read_words(text)
         context.turn_state[READING] = reading
+        if self._metrics is not None:
+            self._metrics.triage(reading.severity.name.lower())
         if not reading.flagged:
             return reading
         personal = is_personal(context.activity)
