@@ -8,6 +8,7 @@ messages written by people who never saw it (see scripts/evaluate_understanding.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,6 +30,22 @@ class ModelReading:
     # How likely each knowledge-base entry is to be what the message asks, by entry id (empty for a model
     # without a topic head). The question matcher blends these with its own scores.
     topics: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+# Emoji and other pictographs are not in MiniLM's vocabulary: each became one [UNK] token, the same for 😭 as for
+# 😂. Emoji are commonest in the corpus's banter ("gonna kill him in fifa 😤"), so the model learned [UNK] as a
+# sign of harmlessness, and one 😭 after "i drank bleach 10 mins ago" read it as nothing. The model reads messages
+# without them; the lexicon still reads the message as written.
+_UNREADABLE = frozenset({"So", "Sk", "Cn", "Co", "Cs"})
+_JOINERS = frozenset({"\u200d", "\ufe0e", "\ufe0f", "\u20e3"})
+
+
+def model_text(text: str) -> str:
+    """`text` as the model reads it: symbols it has no token for become spaces; whitespace is collapsed."""
+    if text.isascii():
+        return " ".join(text.split())
+    kept = (" " if c in _JOINERS or unicodedata.category(c) in _UNREADABLE else c for c in text)
+    return " ".join("".join(kept).split())
 
 
 # Where a long message breaks into parts: sentence ends, and a turn of thought ("..., but", "..., anyway").
@@ -91,6 +108,7 @@ class RiskModel:
         ("college was fine, did my practical, but i've been saving my mum's tablets…") is as risky as that
         sentence alone, so the message takes its riskiest part's severity and category. Its topic scores are
         the whole message's. Blocking, like `predict`."""
+        text = model_text(text)
         parts = parts_of(text)
         whole, *pieces = self.predict([text, *parts])
         if not pieces:
