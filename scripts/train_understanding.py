@@ -412,7 +412,8 @@ def rethreshold(model_dir: Path, held_out_writers: list[str]) -> int:
     thresholds = choose_thresholds(scored, held_out)
     cv = figures(scored, held_out, thresholds) | {"recipe": manifest["held_out"]["recipe"]}
     asked = [i for i, m in enumerate(scored) if m.topic in topics]
-    cv["topic_top1"] = round(float(np.mean([topics[int(np.argmax(held_topics[i]))] == scored[i].topic for i in asked])), 4)
+    right = [topics[int(np.argmax(held_topics[i]))] == scored[i].topic for i in asked]
+    cv["topic_top1"] = round(float(np.mean(right)), 4)
     print("thresholds", thresholds, "\nheld-out figures", cv, flush=True)
     manifest["thresholds"] = thresholds
     manifest["held_out"] = cv
