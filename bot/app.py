@@ -41,6 +41,7 @@ from bot.safeguarding.reminders import Reminders
 from bot.safeguarding.report_intake import ReportIntake
 from bot.safeguarding.safety_net import SafetyNet
 from bot.safeguarding.staff_form import StaffForm
+from bot.safeguarding.urgent_drafts import UrgentDrafts
 from bot.teams_bot import GroupCommand, TeamsBot
 from content.common import ContentError
 from content.directory import Directory
@@ -54,6 +55,7 @@ from dialogs.quiz_dialog import QUIZ, QuizDialog
 from dialogs.report_worry_dialog import DISCARD, REPORT_WORRY, RESUME, ReportWorryDialog
 from dialogs.roles import Role, RoleDirectory, StaticRoleDirectory
 from dialogs.router import Router
+from dialogs.urgent_drafts import UrgentWatch
 from storage.batch_writer import LogBatcher
 from storage.db import Database, describe, open_database, ping
 from storage.log_redaction import install_log_redaction
@@ -83,6 +85,7 @@ class Services:
     graph_people: GraphPeople | None = None
     alert_mail: GraphMailNotifier | None = None
     pauses: PauseTurns | None = None
+    urgent_drafts: UrgentDrafts | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -109,6 +112,7 @@ def build_flows(
     my_reports: MyReports,
     parked_reports: StatePropertyAccessor | None = None,
     pauses: Pauses | None = None,
+    urgent_watch: UrgentWatch | None = None,
 ) -> list[Flow]:
     """Every feature a person can start, in menu order. The words that start each come from routing.yaml."""
 
@@ -122,7 +126,9 @@ def build_flows(
 
     signposting = Signposting(directory, texts)
     online = OnlineSafety(directory, texts)
-    report = ReportWorryDialog(texts, directory, intake.abandoned, parked=parked_reports, pauses=pauses)
+    report = ReportWorryDialog(
+        texts, directory, intake.abandoned, parked=parked_reports, pauses=pauses, urgent_watch=urgent_watch
+    )
     return [
         Flow(
             id=REPORT_WORRY,
@@ -241,7 +247,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         notifier = alert_mail
     elif settings.alert_mailbox:
         log.warning("SAFESPACE_ALERT_MAILBOX is set without Graph or SAFESPACE_ALERT_RECIPIENTS: alerts go to the log")
-    adapter = SafeSpaceAdapter(settings, texts, conversation_state)
+    adapter = SafeSpaceAdapter(settings, texts, conversation_state, directory)
     log_writer = LogBatcher(database.engine)
     adapter.use(ConversationLogMiddleware(log_writer))
 
@@ -260,6 +266,13 @@ def build_services(settings: Settings, database: Database) -> Services:
     )
     intake = ReportIntake(database, texts, delivery)
     pauses = PauseTurns(adapter, settings.app_id, settings.report_pause_seconds)
+    urgent_drafts = UrgentDrafts(
+        database=database,
+        adapter=adapter,
+        app_id=settings.app_id,
+        minutes=settings.urgent_draft_minutes,
+        check_seconds=settings.urgent_draft_check_seconds,
+    )
     staff_form = StaffForm(roles=roles, texts=texts, indicators=indicators, intake=intake)
     card_actions = CardActionRouter()
     CaseActions(
@@ -315,6 +328,7 @@ def build_services(settings: Settings, database: Database) -> Services:
             my_reports=MyReports(database, texts),
             parked_reports=conversation_state.create_property("ParkedReport"),
             pauses=pauses,
+            urgent_watch=urgent_drafts,
         ),
         router=Router(topic_flow=ONLINE_SAFETY, find_topic=lambda text: _topic_id(directory, text)),
         answers=Answers(understanding, directory, texts),
@@ -335,6 +349,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         follow_ups=FollowUps(database=database, intake=intake, texts=texts),
     )
     pauses.bind(bot.on_pause)
+    urgent_drafts.bind(bot.on_pause)
     return Services(
         settings=settings,
         database=database,
@@ -353,6 +368,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         graph_people=graph_people,
         alert_mail=alert_mail,
         pauses=pauses,
+        urgent_drafts=urgent_drafts,
     )
 
 
@@ -396,12 +412,16 @@ def create_app(settings: Settings) -> web.Application:
         services.reminders.start()
         services.channels.start()
         services.live_quiz.start_background()
+        if services.urgent_drafts is not None:
+            services.urgent_drafts.start()
         if services.alert_mail is not None:
             services.alert_mail.start()
         warming = asyncio.create_task(warm_graph(services), name="graph-warm-up")
         yield
         warming.cancel()
         await services.live_quiz.stop()
+        if services.urgent_drafts is not None:
+            await services.urgent_drafts.stop()
         await services.reminders.stop()
         await services.channels.stop()
         await services.delivery.stop()
@@ -420,7 +440,10 @@ def create_app(settings: Settings) -> web.Application:
     if (reason := degraded_reason(settings, graph_roles=services.graph_roles is not None)) is not None:
         log.error("Safe Space is degraded: %s", reason)
     app.router.add_post(
-        "/api/messages", messages_handler(services.adapter, services.bot, local_mode=settings.local_mode)
+        "/api/messages",
+        messages_handler(
+            services.adapter, services.bot, local_mode=settings.local_mode, tenants=settings.allowed_tenants
+        ),
     )
     app.router.add_get("/healthz", healthz)
     return app

@@ -227,3 +227,16 @@ class CaseCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True)
     last: int = 0
+
+
+class UrgentDraft(SQLModel, table=True):
+    """A report in which someone said a person may be in danger, still being written: if the learner goes silent
+    for SAFESPACE_URGENT_DRAFT_MINUTES, whichever instance is running sends it on (bot/safeguarding/urgent_drafts)."""
+
+    __tablename__ = "urgent_draft"
+
+    conversation_id: str = Field(sa_column=Column(Text, primary_key=True))
+    reference: str = Field(sa_column=Column(Text, nullable=False))  # JSON of the conversation reference
+    due_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    # Set by the instance sending it; another takes over only once this has passed (that one crashed).
+    claimed_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
