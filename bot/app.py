@@ -47,6 +47,7 @@ from bot.safeguarding.report_intake import ReportIntake
 from bot.safeguarding.retention import DailyRetention
 from bot.safeguarding.safety_net import READING, SafetyNet
 from bot.safeguarding.staff_form import StaffForm
+from bot.safeguarding.urgent_drafts import UrgentDrafts
 from bot.teams_bot import GroupCommand, TeamsBot
 from bot.training.records import TrainingService
 from bot.training.reminders import TrainingReminders
@@ -68,6 +69,7 @@ from dialogs.quiz_dialog import QUIZ, QuizDialog
 from dialogs.report_worry_dialog import DISCARD, REPORT_WORRY, RESUME, ReportWorryDialog
 from dialogs.roles import Role, RoleDirectory, StaticRoleDirectory
 from dialogs.router import Router
+from dialogs.urgent_drafts import UrgentWatch
 from storage.batch_writer import LogBatcher
 from storage.db import Database, describe, open_database, ping
 from storage.log_redaction import install_log_redaction
@@ -106,6 +108,7 @@ class Services:
     retention: DailyRetention | None = None  # the daily retention run (issue 11)
     metrics: Metrics | None = None
     metrics_server: MetricsServer | None = None  # serving only when SAFESPACE_METRICS_PORT is set
+    urgent_drafts: UrgentDrafts | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -136,6 +139,7 @@ def build_flows(
     pauses: Pauses | None = None,
     training: TrainingService | None = None,
     records: CaseRecords | None = None,
+    urgent_watch: UrgentWatch | None = None,
 ) -> list[Flow]:
     """Every feature a person can start, in menu order. The words that start each come from routing.yaml."""
 
@@ -149,7 +153,9 @@ def build_flows(
 
     signposting = Signposting(directory, texts)
     online = OnlineSafety(directory, texts)
-    report = ReportWorryDialog(texts, directory, intake.abandoned, parked=parked_reports, pauses=pauses)
+    report = ReportWorryDialog(
+        texts, directory, intake.abandoned, parked=parked_reports, pauses=pauses, urgent_watch=urgent_watch
+    )
     flows = [
         Flow(
             id=REPORT_WORRY,
@@ -303,7 +309,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         notifier = alert_mail
     elif settings.alert_mailbox:
         log.warning("SAFESPACE_ALERT_MAILBOX is set without Graph or SAFESPACE_ALERT_RECIPIENTS: alerts go to the log")
-    adapter = SafeSpaceAdapter(settings, texts, conversation_state)
+    adapter = SafeSpaceAdapter(settings, texts, conversation_state, directory)
     # Outermost, so each turn's time and outcome cover everything below it (issue 12, /metrics and the log).
     metrics = Metrics()
     metrics.add_collector(backlog_collector(database))
@@ -326,6 +332,13 @@ def build_services(settings: Settings, database: Database) -> Services:
     )
     intake = ReportIntake(database, texts, delivery)
     pauses = PauseTurns(adapter, settings.app_id, settings.report_pause_seconds)
+    urgent_drafts = UrgentDrafts(
+        database=database,
+        adapter=adapter,
+        app_id=settings.app_id,
+        minutes=settings.urgent_draft_minutes,
+        check_seconds=settings.urgent_draft_check_seconds,
+    )
     staff_form = StaffForm(roles=roles, texts=texts, indicators=indicators, intake=intake)
     card_actions = CardActionRouter()
     CaseActions(
@@ -490,6 +503,7 @@ def build_services(settings: Settings, database: Database) -> Services:
             pauses=pauses,
             training=training,
             records=records,
+            urgent_watch=urgent_drafts,
         )
         + survey_flows(surveys, texts, route_words),
         router=Router(topic_flow=ONLINE_SAFETY, find_topic=lambda text: _topic_id(directory, text)),
@@ -518,6 +532,7 @@ def build_services(settings: Settings, database: Database) -> Services:
         retention = DailyRetention(
             database=database, schedule=retention_schedule(settings), check_seconds=settings.retention_check_seconds
         )
+    urgent_drafts.bind(bot.on_pause)
     return Services(
         settings=settings,
         database=database,
@@ -549,6 +564,7 @@ def build_services(settings: Settings, database: Database) -> Services:
             if settings.metrics_port is not None
             else None
         ),
+        urgent_drafts=urgent_drafts,
     )
 
 
@@ -599,6 +615,8 @@ def create_app(settings: Settings) -> web.Application:
             services.surveys.start_background()
         if services.monthly_report is not None:
             services.monthly_report.start()
+        if services.urgent_drafts is not None:
+            services.urgent_drafts.start()
         if services.alert_mail is not None:
             services.alert_mail.start()
         if services.retention is not None:
@@ -622,6 +640,8 @@ def create_app(settings: Settings) -> web.Application:
             await services.debates.stop()
         if services.monthly_report is not None:
             await services.monthly_report.stop()
+        if services.urgent_drafts is not None:
+            await services.urgent_drafts.stop()
         await services.reminders.stop()
         await services.channels.stop()
         await services.delivery.stop()
@@ -640,7 +660,10 @@ def create_app(settings: Settings) -> web.Application:
     if (reason := degraded_reason(settings, graph_roles=services.graph_roles is not None)) is not None:
         log.error("Safe Space is degraded: %s", reason)
     app.router.add_post(
-        "/api/messages", messages_handler(services.adapter, services.bot, local_mode=settings.local_mode)
+        "/api/messages",
+        messages_handler(
+            services.adapter, services.bot, local_mode=settings.local_mode, tenants=settings.allowed_tenants
+        ),
     )
     app.router.add_get("/healthz", healthz)
     return app

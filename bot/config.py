@@ -262,6 +262,26 @@ class Settings(BaseSettings):
         _split_ids
     )
 
+    # Issue 12: the tenant allow-list and the urgent-draft sweeper.
+    tenant_ids: IdSet = Field(default=frozenset(), validation_alias=AliasChoices("SAFESPACE_TENANT_IDS", "tenant_ids"))
+    urgent_draft_minutes: float = Field(
+        default=10.0, gt=0, validation_alias=AliasChoices("SAFESPACE_URGENT_DRAFT_MINUTES", "urgent_draft_minutes")
+    )
+    urgent_draft_check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("SAFESPACE_URGENT_DRAFT_CHECK_SECONDS", "urgent_draft_check_seconds"),
+    )
+    _split_tenants = field_validator("tenant_ids", mode="before")(_split_ids)
+
+    @property
+    def allowed_tenants(self) -> frozenset[str]:
+        """The Microsoft 365 tenants whose activities are answered; empty means any (local mode, nothing set)."""
+        if self.tenant_ids:
+            return self.tenant_ids
+        own = self.app_tenant_id.strip().lower()
+        return frozenset({own}) if own else frozenset()
+
     @property
     def local_mode(self) -> bool:
         """No app id means no Bot Framework authentication: only for a developer's own machine."""

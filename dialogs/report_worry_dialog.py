@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -31,6 +32,7 @@ from botbuilder.dialogs import (
     DialogInstance,
     DialogReason,
     DialogTurnResult,
+    DialogTurnStatus,
 )
 from botbuilder.schema import Activity, ActivityTypes
 
@@ -41,6 +43,7 @@ from content.directory import Directory
 from content.texts import Texts
 from dialogs.pauses import PAUSED, Pauses
 from dialogs.router import normalise
+from dialogs.urgent_drafts import SILENT, UrgentWatch
 
 REPORT_WORRY = "report_worry"
 # The arguments the unfinished-report buttons start the report with (Flow.commands in bot/app.py).
@@ -180,6 +183,10 @@ _QUESTION_START: Final = re.compile(
 DANGER_YES: Final = "yes"
 DANGER_NO: Final = "no"
 DANGER_NOT_SURE: Final = "not_sure"
+
+# turn_state key: the case the safety net opened (or joined) for this person in this turn, as (id, reference). A
+# report under way takes it as its own, so what follows joins that case: one worry, one case.
+TRIAGED_CASE: Final = "safespace.triaged_case"
 
 # Called when a report must reach the safeguarding team unfinished (someone may be in danger and the reporter
 # stopped, or went to the menu). Returns the case's (id, reference); the dialog tells the reporter.
@@ -333,6 +340,7 @@ class ReportWorryDialog(Dialog):  # type: ignore[misc]
         *,
         parked: StatePropertyAccessor | None = None,
         pauses: Pauses | None = None,
+        urgent_watch: UrgentWatch | None = None,
     ) -> None:
         super().__init__(REPORT_WORRY)
         self._texts = texts
@@ -340,6 +348,7 @@ class ReportWorryDialog(Dialog):  # type: ignore[misc]
         self._on_abandoned = on_abandoned
         self._parked = parked  # conversation state: a draft put aside with "menu", until carried on or discarded
         self._pauses = pauses
+        self._urgent_watch = urgent_watch  # sends an urgent draft on if the learner goes silent
 
     @staticmethod
     def is_short_fact_answer(state: dict[str, Any], text: str) -> bool:
@@ -373,7 +382,14 @@ class ReportWorryDialog(Dialog):  # type: ignore[misc]
             state["history"] = [state["step"]]
             await self._ask(context, state, preface=[self._resumed_line(state["draft"])])
             return Dialog.end_of_turn
-        draft: dict[str, Any] = {"urgent": False, "answered": [], "lines": []}
+        # The id makes sending it on idempotent: a retried or repeated send of this draft finds the case it made.
+        draft: dict[str, Any] = {
+            "urgent": False,
+            "answered": [],
+            "lines": [],
+            "id": uuid.uuid4().hex,
+            "started": dt.datetime.now(dt.UTC).isoformat(),
+        }
         if argument:
             # "Talk to someone about this" from an online-safety topic, or "report about bullying".
             draft["category"] = draft["preset_category"] = parse_category(argument) or "online_safety"
@@ -384,6 +400,23 @@ class ReportWorryDialog(Dialog):  # type: ignore[misc]
     async def continue_dialog(self, dialog_context: DialogContext) -> DialogTurnResult:
         context = dialog_context.context
         state = self._state_of(dialog_context.active_dialog)
+        if SILENT in context.turn_state:
+            await self._silent(context, state)
+            return Dialog.end_of_turn
+        result = await self._continue(dialog_context, state)
+        if result.status == DialogTurnStatus.Waiting and PAUSED not in context.turn_state:
+            await self._keep_watch(context, state)
+        return result
+
+    async def _continue(self, dialog_context: DialogContext, state: dict[str, Any]) -> DialogTurnResult:
+        context = dialog_context.context
+        triaged = context.turn_state.get(TRIAGED_CASE)
+        draft = state["draft"]
+        if isinstance(triaged, tuple) and not draft.get("sent_case_id"):
+            # The safety net has just put this person's words in front of the team as an urgent case: the report
+            # is part of that case from now on, so the DSO gets one case with the report in its chronology.
+            draft["sent_case_id"], draft["sent_reference"] = triaged
+            draft["urgent"] = True
         if PAUSED in context.turn_state:
             await self._paused(context, state, str(context.turn_state[PAUSED]))
             return Dialog.end_of_turn
@@ -416,6 +449,8 @@ class ReportWorryDialog(Dialog):  # type: ignore[misc]
                 await self._send_unfinished(context, draft, "incomplete_sent")
         if self._pauses is not None:
             self._pauses.forget(context)
+        if self._urgent_watch is not None and (instance.state or {}).get("watched"):
+            await self._urgent_watch.disarm(context)
         await super().end_dialog(context, instance, reason)
 
     # What the menu shows about a parked report ---------------------------------------------------------------
@@ -528,7 +563,35 @@ class ReportWorryDialog(Dialog):  # type: ignore[misc]
         case_id, reference = await self._on_abandoned(context, draft)
         draft["sent_case_id"], draft["sent_reference"] = case_id, reference
         unsure = draft.get("danger") == DANGER_NOT_SURE
-        await context.send_activity(self._t(f"{key}_unsure" if unsure else key, reference=reference))
+        key = f"{key}_unsure" if unsure else key
+        text = self._texts.get(key, reference=reference) if "." in key else self._t(key, reference=reference)
+        await context.send_activity(text)
+
+    # An urgent draft left silent -----------------------------------------------------------------------------
+
+    async def _keep_watch(self, context: TurnContext, state: dict[str, Any]) -> None:
+        """After each of the learner's turns: an urgent draft is watched from now on (the silence starts again); a
+        draft that is no longer urgent is not."""
+        if self._urgent_watch is None:
+            return
+        if state["draft"].get("urgent"):
+            await self._urgent_watch.arm(context)
+            state["watched"] = True
+        elif state.pop("watched", None):
+            await self._urgent_watch.disarm(context)
+
+    async def _silent(self, context: TurnContext, state: dict[str, Any]) -> None:
+        """The bot's own turn once an urgent draft has gone silent. Unsent, it goes to the team now as an incomplete
+        urgent case and the learner is told; already sent, anything added since joins that case quietly. A draft
+        that is not urgent is never sent unasked."""
+        draft = state["draft"]
+        state.pop("watched", None)
+        if not draft.get("urgent") or self._on_abandoned is None:
+            return
+        if draft.get("sent_case_id"):
+            await self._on_abandoned(context, draft)
+            return
+        await self._send_unfinished(context, draft, "hardening.silent_sent")
 
     # Answers -------------------------------------------------------------------------------------------------
 

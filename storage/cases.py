@@ -62,6 +62,16 @@ IMMUTABLE_FIELDS: Final = frozenset(
         "online_how",
     }
 )
+# Parts of a report a case may lack (a case the safety net opened, or an urgent report sent before it was finished),
+# with the value that means "not answered": the reporter's later answers fill these, and only these.
+FILLABLE: Final = {
+    "about": "not_say",
+    "subject_name": None,
+    "incident_when": None,
+    "incident_where": None,
+    "contact_ok": False,
+    "contact_how": None,
+}
 _CASE_FIELDS: Final = frozenset(Case.model_fields)
 _KIND_MAX = 32
 _ACTION_ID_MAX = 128
@@ -315,11 +325,15 @@ async def change_case(
     detail: Mapping[str, Any] | None = None,
     action_id: str | None = None,
     now: dt.datetime | None = None,
+    fill_blanks: Mapping[str, Any] | None = None,
 ) -> Case | None:
     """Change a case if nobody else has since `expected_version`, and record it; the caller commits.
 
     Returns None, recording nothing, when the case is missing, has moved on, or `action_id` already had its
     effect (a retried invoke). The event's detail gains "changes": {column: {"from": old, "to": new}}.
+
+    `fill_blanks` (FILLABLE fields only) answers what the case left unanswered, never what it holds: the reporter's
+    answers to a report that joined a case the safety net opened, or the rest of one that went early.
     """
     unknown = set(changes) - _CASE_FIELDS
     if unknown:
@@ -338,6 +352,12 @@ async def change_case(
     if current is None or current.version != expected_version:
         return None
     values = {name: _clean(value) for name, value in changes.items()}
+    for name, value in (fill_blanks or {}).items():
+        if name not in FILLABLE:
+            raise ValueError(f"{name!r} cannot be filled in")
+        blank = FILLABLE[name]
+        if value not in (None, "", blank) and getattr(current, name) == blank and name not in values:
+            values[name] = _clean(value)
     # The version check is in the UPDATE itself, so of two DSOs pressing at once exactly one changes the row.
     result = await session.execute(
         update(Case)
@@ -448,6 +468,27 @@ async def fresh_case_of(*, session: AsyncSession, reporter_aad_id: str, since: d
         .where(
             col(Case.reporter_aad_id) == _aad(reporter_aad_id),
             col(Case.status) == "new",
+            col(Case.created_at) >= since,
+        )
+        .order_by(col(Case.created_at).desc(), col(Case.id).desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+    return rows.scalars().first()
+
+
+async def triage_case_of(*, session: AsyncSession, reporter_aad_id: str, since: dt.datetime) -> Case | None:
+    """The newest case the safety net opened for this person since `since` that is still open: where the report it
+    led to belongs, so the DSO has one case for one worry rather than a triage card and a report card."""
+    wanted = _aad(reporter_aad_id)
+    if wanted is None:
+        return None  # never let a blank id match cases whose reporter is unknown
+    rows = await session.execute(
+        select(Case)
+        .where(
+            col(Case.reporter_aad_id) == wanted,
+            col(Case.source) == "triage",
+            col(Case.status) != "closed",
             col(Case.created_at) >= since,
         )
         .order_by(col(Case.created_at).desc(), col(Case.id).desc())

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -112,6 +114,27 @@ async def ping(engine: AsyncEngine) -> bool:
         return True
     except Exception:  # any failure means "not answering" for a health check
         return False
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether a failure (or anything it was raised from) says the database could not be reached or dropped the
+    connection, rather than that a statement was wrong: refused or lost connections, timeouts, a server shutting
+    down."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | InterfaceError | DisconnectionError | PoolTimeoutError):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, OSError | TimeoutError):
+            return True
+        # asyncpg's own: the connection closed under a query, or the server refusing connections while it stops.
+        if type(current).__name__ in ("ConnectionDoesNotExistError", "CannotConnectNowError", "AdminShutdownError"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def describe(engine: AsyncEngine) -> str:

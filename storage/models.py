@@ -422,3 +422,16 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=32)
     actor: str | None = Field(default=None, sa_column=Column(Text))
     detail: str | None = Field(default=None, sa_column=Column(Text))  # JSON: counts and ids, never anyone's words
+
+
+class UrgentDraft(SQLModel, table=True):
+    """A report in which someone said a person may be in danger, still being written: if the learner goes silent
+    for SAFESPACE_URGENT_DRAFT_MINUTES, whichever instance is running sends it on (bot/safeguarding/urgent_drafts)."""
+
+    __tablename__ = "urgent_draft"
+
+    conversation_id: str = Field(sa_column=Column(Text, primary_key=True))
+    reference: str = Field(sa_column=Column(Text, nullable=False))  # JSON of the conversation reference
+    due_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    # Set by the instance sending it; another takes over only once this has passed (that one crashed).
+    claimed_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final, cast
 
 from sqlalchemy import CursorResult, and_, false, or_, select, update
@@ -67,17 +67,29 @@ async def enqueue(
 
 
 async def claim_due(
-    *, session: AsyncSession, now: dt.datetime, limit: int = 20, lease_seconds: float = 60
+    *,
+    session: AsyncSession,
+    kinds: Collection[str],
+    now: dt.datetime,
+    limit: int = 20,
+    lease_seconds: float = 60,
 ) -> list[OutboxMessage]:
-    """Take up to `limit` messages to send now, oldest first, leased to this caller for `lease_seconds`.
+    """Take up to `limit` messages of `kinds` to send now, oldest first, leased to this caller for `lease_seconds`.
 
-    Due means pending and past its retry time, or being sent by an instance whose lease ran out (it crashed or
-    hung): such a message is sent again, so delivery is at least once. Commit promptly so the claim is visible.
+    Each worker names the kinds it can deliver (Teams messages, alert e-mails), so none claims another's rows and
+    fails them as unknown. Due means pending and past its retry time, or being sent by an instance whose lease ran
+    out (it crashed or hung): such a message is sent again, so delivery is at least once. Commit promptly so the
+    claim is visible.
     """
+    if not kinds:
+        raise ValueError("claim_due needs the kinds its worker delivers")
     lease_until = now + dt.timedelta(seconds=lease_seconds)
-    due = or_(
-        and_(col(OutboxMessage.status) == "pending", col(OutboxMessage.next_attempt_at) <= now),
-        and_(col(OutboxMessage.status) == "sending", col(OutboxMessage.lease_until) < now),
+    due = and_(
+        col(OutboxMessage.kind).in_(sorted(kinds)),
+        or_(
+            and_(col(OutboxMessage.status) == "pending", col(OutboxMessage.next_attempt_at) <= now),
+            and_(col(OutboxMessage.status) == "sending", col(OutboxMessage.lease_until) < now),
+        ),
     )
     pick = (
         select(col(OutboxMessage.id))
@@ -163,11 +175,13 @@ async def mark_failed(
     retry_after: float | None,
     now: dt.datetime | None = None,
     escalate_after: int = 5,
+    delay: float | None = None,
 ) -> tuple[OutboxMessage, bool]:
     """Schedule another attempt; returns (message, newly_escalated). The caller commits.
 
     newly_escalated is True only on the failure that crossed `escalate_after`, so people are alerted once; the
-    message keeps being retried at the capped interval either way.
+    message keeps being retried at the capped interval either way. `delay` replaces the usual jittered back-off
+    (a worker with its own schedule); Retry-After still wins when it is longer.
     """
     now = now or utcnow()
     message = await _locked(session, message_id)
@@ -177,7 +191,8 @@ async def mark_failed(
     attempts = message.attempts + 1
     ceiling = backoff_seconds(attempts)
     # Full jitter within the upper half, so instances that failed together (Teams throttling) spread out.
-    delay = random.uniform(ceiling / 2, ceiling)
+    if delay is None:
+        delay = random.uniform(ceiling / 2, ceiling)
     if retry_after is not None:
         delay = max(delay, retry_after)
     newly_escalated = not message.escalated and attempts >= escalate_after
@@ -215,6 +230,21 @@ async def sent_of_kind(*, session: AsyncSession, kind: str) -> list[OutboxMessag
     rows = await session.execute(
         select(OutboxMessage)
         .where(col(OutboxMessage.kind) == kind, col(OutboxMessage.status) == "sent")
+        .order_by(col(OutboxMessage.id))
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.scalars())
+
+
+async def sent_for_case(*, session: AsyncSession, case_id: int, kind: str) -> list[OutboxMessage]:
+    """Every delivered message of one kind about one case, oldest first (e.g. each DSO's 1:1 copy of its card)."""
+    rows = await session.execute(
+        select(OutboxMessage)
+        .where(
+            col(OutboxMessage.case_id) == case_id,
+            col(OutboxMessage.kind) == kind,
+            col(OutboxMessage.status) == "sent",
+        )
         .order_by(col(OutboxMessage.id))
         .execution_options(populate_existing=True)
     )

@@ -139,7 +139,7 @@ async def test_an_account_typed_in_bursts_is_kept_whole_until_done(fast_rig: Rig
     assert "Keep going if there's more" in shown(first) and buttons(first) == ["done"]
     second = await turn(chat, "my mate jordan has been acting weird")
     assert WHEN not in shown(second) and NAME not in shown(second), "the next line is not taken as another answer"
-    await turn(chat, "he said he'd sort them all out on friday")
+    await turn(chat, "and everyone in the group chat laughs along")
     assert NAME in await says(chat, "Done")
     assert WHEN in await says(chat, "Jordan")
     assert WHERE in await says(chat, "last tuesday")
@@ -147,13 +147,13 @@ async def test_an_account_typed_in_bursts_is_kept_whole_until_done(fast_rig: Rig
     assert NAME_ON_CARD in await says(chat, "no")
     summary = await says(chat, "yes")
     assert SUMMARY in summary
-    for line in ("so basically", "my mate jordan has been acting weird", "he said he'd sort them all out on friday"):
+    for line in ("so basically", "my mate jordan has been acting weird", "and everyone in the group chat laughs along"):
         assert line in summary
     reference = reference_from(await turn(chat, "send it"))
     [case] = await learner_cases(rig)
     assert case.reference == reference
     assert case.description == (
-        "so basically\nmy mate jordan has been acting weird\nhe said he'd sort them all out on friday"
+        "so basically\nmy mate jordan has been acting weird\nand everyone in the group chat laughs along"
     )
     assert (case.subject_name, case.incident_when, case.incident_where) == (
         "Jordan",
@@ -161,7 +161,7 @@ async def test_an_account_typed_in_bursts_is_kept_whole_until_done(fast_rig: Rig
         "in the break room",
     )
     posted = await rig.connector.wait_for(lambda s: s.kind == "create" and reference in card_text(s.cards[0]))
-    assert "he said he'd sort them all out on friday" in card_text(posted.cards[0])
+    assert "and everyone in the group chat laughs along" in card_text(posted.cards[0])
 
 
 async def test_a_pause_in_the_account_brings_a_check_in_with_done(make_rig) -> None:
@@ -183,7 +183,9 @@ async def test_a_pause_in_the_account_brings_a_check_in_with_done(make_rig) -> N
 async def test_change_something_at_the_summary_answers_one_question_again(fast_rig: Rig) -> None:
     rig = fast_rig
     chat = rig.personal(rig.cast.learner)
-    await answer_all(chat, ["report", "no", "Me", "Something else", "They took my bag.", "Done", "yesterday"])
+    await answer_all(
+        chat, ["report", "no", "Me", "Something else", "Someone keeps posting mean things.", "Done", "yesterday"]
+    )
     summary = await answer_all(chat, ["the car park", "no", "yes"])
     assert "When: yesterday" in summary and buttons(chat.replies_so_far()) == [
         "send it",
@@ -197,19 +199,23 @@ async def test_change_something_at_the_summary_answers_one_question_again(fast_r
     assert SUMMARY in again and "When: last Friday" in again and "When: yesterday" not in again
     assert ACCOUNT not in await says(chat, "change something")
     assert "add to what happened" in (await says(chat, "Add to what happened")).lower()
-    await turn(chat, "He also pushed me.")
+    await turn(chat, "He keeps making jokes about my accent.")
     assert SUMMARY in await says(chat, "Done")
     await turn(chat, "send it")
     [case] = await learner_cases(rig)
     assert case.incident_when == "last Friday"
-    assert case.description == "They took my bag.\nHe also pushed me.", "added to, never replaced"
+    assert case.description == "Someone keeps posting mean things.\nHe keeps making jokes about my accent.", (
+        "added to, never replaced"
+    )
 
 
 async def test_a_line_sent_after_the_report_joins_the_same_case_and_its_card(fast_rig: Rig) -> None:
     rig = fast_rig
     await register_channel(rig)
     chat = rig.personal(rig.cast.learner)
-    reference = reference_from(await walk_report(chat, "My mate is being threatened by someone in our group."))
+    reference = reference_from(
+        await walk_report(chat, "Someone keeps posting mean things about my friend in the group chat.")
+    )
     [case] = await learner_cases(rig)
     await rig.connector.wait_for(lambda s: s.kind == "create" and reference in card_text(s.cards[0]))
 
@@ -421,7 +427,12 @@ async def test_the_card_has_their_name_when_and_where_apart_and_teams_chat_for_a
     await register_channel(rig)
     chat = rig.personal(rig.cast.learner)
     replies = await walk_report(
-        chat, "He keeps taking my stuff.", subject="Jordan", when="last tuesday", where="in the break room", how="skip"
+        chat,
+        "He keeps making jokes about my accent.",
+        subject="Jordan",
+        when="last tuesday",
+        where="in the break room",
+        how="skip",
     )
     summary = next(shown([r]) for r in chat.connector.sent if SUMMARY in shown([r]))
     assert "Contact: Teams chat" in summary and "Contact: Yes" not in summary
@@ -441,7 +452,9 @@ async def test_the_card_has_their_name_when_and_where_apart_and_teams_chat_for_a
 
 async def test_an_urgent_report_is_not_told_normally_within_a_working_day(fast_rig: Rig) -> None:
     rig = fast_rig
-    replies = await walk_report(rig.personal(rig.cast.learner), "He said he would hurt her.", danger="yes")
+    replies = await walk_report(
+        rig.personal(rig.cast.learner), "They keep leaving me out of the group chat.", danger="yes"
+    )
     said = shown(replies)
     assert "Your report has been received" in said and "marked urgent" in said
     assert "normally within a working day" not in said
@@ -465,7 +478,7 @@ async def test_the_contact_preference_is_on_the_card_when_named(fast_rig: Rig) -
     await register_channel(rig)
     chat = rig.personal(rig.cast.learner)
     reference = reference_from(
-        await walk_report(chat, "Someone is picking on me.", how="call me on 07700 900123 after 5pm")
+        await walk_report(chat, "He keeps posting mean comments about me.", how="call me on 07700 900123 after 5pm")
     )
     posted = await rig.connector.wait_for(lambda s: s.kind == "create" and reference in card_text(s.cards[0]))
     assert "call me on 07700 900123 after 5pm" in card_text(posted.cards[0])
@@ -476,7 +489,12 @@ async def test_a_hidden_reporter_keeps_the_contact_preference_with_their_name(fa
     await register_channel(rig)
     chat = rig.personal(rig.cast.learner)
     reference = reference_from(
-        await walk_report(chat, "Please keep me out of it.", how="call me on 07700 900123 after 5pm", name_shown="no")
+        await walk_report(
+            chat,
+            "They keep leaving me out of the group chat.",
+            how="call me on 07700 900123 after 5pm",
+            name_shown="no",
+        )
     )
     posted = await rig.connector.wait_for(lambda s: s.kind == "create" and reference in card_text(s.cards[0]))
     card = card_text(posted.cards[0])

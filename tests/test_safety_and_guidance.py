@@ -99,7 +99,7 @@ async def test_talk_to_someone_from_a_topic_prefills_the_report(fast_rig: Rig) -
         await chat.replies(1)
     [describe] = chat.replies_so_far()
     assert "In your own words" in describe.text, "the category question is skipped"
-    for text in ("Someone is threatening me online.", "Done", "skip", "skip", "no", "yes", "send it"):
+    for text in ("Someone keeps posting mean things.", "Done", "skip", "skip", "no", "yes", "send it"):
         await chat.say(text)
         await chat.replies(1)
     [case] = [c for c in await all_cases(rig) if c.source == "learner"]  # the safety net may add its own

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from botbuilder.core import ConversationState, InvokeResponse, TurnContext
+from botbuilder.core import CardFactory, ConversationState, InvokeResponse, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, ResourceResponse
 from botframework.connector import Channels
@@ -19,9 +19,16 @@ from bot.edge.connector_cache import CachingBotFrameworkAuthentication
 from bot.edge.conversation_log import OUTBOUND_LOG_KEY
 from bot.edge.sender import ConnectorSender
 from bot.edge.teams_context import conversation_tag, is_proactive
+from cards.signpost_card import signpost_card
+from content.directory import Directory
 from content.texts import Texts
+from storage.db import is_unreachable
 
 log = logging.getLogger(__name__)
+
+
+# Shown when the case store cannot be reached mid-turn: the same three as a report's "someone is in danger".
+OUTAGE_ENTRIES = ("emergency_999", "anti_terrorist_hotline", "samaritans")
 
 
 class RetryableTurnError(Exception):
@@ -102,11 +109,27 @@ class ConnectorAdapter(CloudAdapter):  # type: ignore[misc]
 
 
 class SafeSpaceAdapter(ConnectorAdapter):
-    def __init__(self, settings: Settings, texts: Texts, conversation_state: ConversationState) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        texts: Texts,
+        conversation_state: ConversationState,
+        directory: Directory | None = None,
+    ) -> None:
         super().__init__(settings)
         self._texts = texts
         self._conversation_state = conversation_state
         self.on_turn_error = self._on_turn_error
+        # Built now, from content alone: when the case store is down the emergency numbers must need nothing from it.
+        self._outage_card = (
+            signpost_card(
+                texts.get("hardening.outage_title"),
+                texts.get("hardening.outage_intro"),
+                [directory.entry(entry_id) for entry_id in OUTAGE_ENTRIES],
+            )
+            if directory is not None
+            else None
+        )
 
     async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
         responses = await super().send_activities(context, activities)
@@ -139,6 +162,11 @@ class SafeSpaceAdapter(ConnectorAdapter):
                         value=InvokeResponse(status=200, body=error_body(500, self._texts.get("errors.invoke"))),
                     )
                 )
+            elif activity.type == ActivityTypes.message and self._outage_card is not None and is_unreachable(error):
+                # The case store is down mid-turn: nothing can be looked up or kept, but whoever wrote may be in
+                # danger, so the emergency numbers (from content, in memory) come first, then "try again".
+                await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(self._outage_card)))
+                await context.send_activity(self._texts.get("hardening.outage_retry"))
             elif activity.type == ActivityTypes.message:
                 await context.send_activity(self._texts.get("errors.turn"))
         except Exception:

@@ -6,7 +6,8 @@ request itself, answers 4xx for bad input, and writes invoke bodies as plain JSO
 
 The cheap refusals come first, so nobody who may not talk to the bot can make it work hard: in local mode a Host
 that is not this machine (403), with credentials a missing or invalid token (401) before the body is even read;
-then the body's size (413), its JSON and nesting depth (400), and the channel it says it comes from (403).
+then the body's size (413), its JSON and nesting depth (400), the channel it says it comes from (403) and its
+Microsoft 365 tenant (403 unless allowed, when an allow-list is set).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ TEAMS_CHANNEL = "msteams"
 # Local mode also talks to the Bot Framework Emulator; the Agents Playground sends "msteams".
 LOCAL_CHANNELS = frozenset({TEAMS_CHANNEL, "emulator"})
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+_TENANT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def _problem(status: int, message: str) -> web.Response:
@@ -112,8 +114,31 @@ def parse_activity(payload: Any) -> Activity | str:
     return activity
 
 
-def messages_handler(adapter: ConnectorAdapter, bot: Bot, *, local_mode: bool) -> Any:
-    """`local_mode`: no app id, so no token to check (and only loopback clients are answered)."""
+def tenants_of(activity: Activity) -> set[str]:
+    """Every tenant id the activity names: Teams puts it in conversation.tenantId and in channelData.tenant.id."""
+    found: set[str] = set()
+    if activity.conversation is not None and isinstance(activity.conversation.tenant_id, str):
+        found.add(activity.conversation.tenant_id.strip().lower())
+    data = activity.channel_data
+    tenant = data.get("tenant") if isinstance(data, dict) else None
+    if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
+        found.add(tenant["id"].strip().lower())
+    return found
+
+
+def tenant_allowed(activity: Activity, allowed: frozenset[str]) -> bool:
+    """With an allow-list, an activity must name a tenant and every tenant it names must be on the list."""
+    if not allowed:
+        return True
+    named = tenants_of(activity)
+    return bool(named) and named <= allowed
+
+
+def messages_handler(
+    adapter: ConnectorAdapter, bot: Bot, *, local_mode: bool, tenants: frozenset[str] = frozenset()
+) -> Any:
+    """`local_mode`: no app id, so no token to check (and only loopback clients are answered). `tenants`: the
+    Microsoft 365 tenants allowed (empty: any)."""
     channels = LOCAL_CHANNELS if local_mode else frozenset({TEAMS_CHANNEL})
 
     async def messages(request: web.Request) -> web.StreamResponse:
@@ -144,6 +169,14 @@ def messages_handler(adapter: ConnectorAdapter, bot: Bot, *, local_mode: bool) -
             # Refused before any state is read: Safe Space is a Teams app, and its roles and conversations are
             # Teams' (Web Chat, Direct Line and the rest would reach the same state under other rules).
             return _problem(403, "this bot only talks to Microsoft Teams")
+        if not tenant_allowed(parsed, tenants):
+            # Before any state is read: a multi-tenant app registration lets any organisation add the bot, and
+            # its people would otherwise reach this college's cases, roles and conversations. The tenant id alone is
+            # logged (a GUID, or that it was not one), never anything the activity says.
+            named = sorted(tenants_of(parsed))
+            shown = [t if _TENANT_ID.match(t) else "(not a tenant id)" for t in named] or ["(none)"]
+            log.warning("refused an activity from a tenant not allowed: %s", ", ".join(shown))
+            return _problem(403, "this organisation's Microsoft 365 tenant may not use this bot")
         try:
             response: InvokeResponse | None = await adapter.process_activity(auth_header, parsed, bot.on_turn)
         except (PermissionError, jwt.PyJWTError):

@@ -8,10 +8,9 @@ Every alert is written to the case store first and sent from there, so a Graph o
 loses nothing: it is retried with back-off (honouring Retry-After) until Graph takes it, and after repeated
 failures the alert also goes to the fallback notifier (the log) so someone hears of it anyway.
 
-The rows live in the outbox table under their own kind *and their own statuses*. The Teams delivery worker's
-`outbox.claim_due` takes every pending row whatever its kind, so an e-mail row left "pending" would be claimed
-by it, fail as an unknown kind and be escalated (by e-mail...). Until `claim_due` can filter by kind, this module
-claims and reschedules its own rows; enqueueing, dedupe and `mark_sent` are the outbox's own.
+The rows live in the outbox table under their own kind, with the outbox's own statuses, leases and back-off:
+each worker claims only the kinds it delivers (`outbox.claim_due(kinds=...)`), so the Teams delivery worker never
+takes an e-mail and this one never takes a Teams message.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, Final, cast
+from typing import Final
 
 from msgraph.generated.models.body_type import BodyType
 from msgraph.generated.models.email_address import EmailAddress
@@ -33,14 +32,12 @@ from msgraph.generated.models.message import Message
 from msgraph.generated.models.recipient import Recipient
 from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
 from msgraph.graph_service_client import GraphServiceClient
-from sqlalchemy import CursorResult, and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 from sqlmodel import col
 
 from bot.graph.client import Graph, GraphError
 from bot.safeguarding.notifier import Alert, Notifier
 from storage import outbox
-from storage.cases import clean_text
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.types import utcnow
@@ -48,8 +45,7 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 ALERT_EMAIL: Final = "alert_email"
-QUEUED: Final = "mail_pending"  # not "pending": the Teams delivery worker claims every "pending" row
-SENDING: Final = "mail_sending"
+KINDS: Final = frozenset({ALERT_EMAIL})  # what this worker claims from the outbox
 SENT: Final = "sent"
 
 _MAX_SUBJECT = 200
@@ -143,13 +139,6 @@ class GraphMailNotifier:
                     payload=payload,
                 )
                 assert row.id is not None
-                # Same transaction: no other instance ever sees this row as "pending".
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.status) == "pending")
-                    .values(status=QUEUED)
-                    .execution_options(synchronize_session=False)
-                )
         except Exception:  # the case store is down too: the log is all that is left
             log.exception("could not queue an alert e-mail; alerting through the fallback")
             await self._fallback.alert(alert)
@@ -196,7 +185,9 @@ class GraphMailNotifier:
     async def run_once(self, now: dt.datetime | None = None) -> int:
         """Claim the e-mails that are due and try each once. Returns how many were attempted."""
         async with self._db.sessions.begin() as session:
-            due = await _claim(session, now or utcnow(), self._batch, self._lease)
+            due = await outbox.claim_due(
+                session=session, kinds=KINDS, now=now or utcnow(), limit=self._batch, lease_seconds=self._lease
+            )
         for row in due:
             if self._stopping:
                 break  # the rest were claimed but not tried: their lease runs out and they are sent after restart
@@ -210,13 +201,15 @@ class GraphMailNotifier:
         except Exception as exc:  # a bug must count as a failed attempt too, or it is never escalated
             retry_after = exc.retry_after if isinstance(exc, GraphError) else None
             async with self._db.sessions.begin() as session:
-                attempts, newly_escalated = await _reschedule(
-                    session,
-                    row.id,
-                    error=str(exc) or type(exc).__name__,
-                    delay=max(self._backoff(row.attempts + 1), retry_after or 0.0),
+                again, newly_escalated = await outbox.mark_failed(
+                    session=session,
+                    message_id=row.id,
+                    error=(str(exc) or type(exc).__name__)[:2000],
+                    retry_after=retry_after,
                     escalate_after=self._escalate_after,
+                    delay=self._backoff(row.attempts + 1),
                 )
+                attempts = again.attempts
             log.warning("alert e-mail #%s not sent (%s); attempt %d, will retry", row.id, exc, attempts)
             if newly_escalated:
                 await self._escalate(row, str(exc), attempts)
@@ -265,69 +258,6 @@ def _alert_of(row: OutboxMessage) -> Alert:
         reference=fields.get("reference"),
         category=fields.get("category"),
     )
-
-
-# The queue on the outbox table -----------------------------------------------------------------------------
-
-
-def _due(now: dt.datetime) -> Any:
-    return and_(
-        col(OutboxMessage.kind) == ALERT_EMAIL,
-        or_(
-            and_(col(OutboxMessage.status) == QUEUED, col(OutboxMessage.next_attempt_at) <= now),
-            # Claimed by an instance that died (or hung) before it finished: at least once, like the outbox.
-            and_(col(OutboxMessage.status) == SENDING, col(OutboxMessage.lease_until) < now),
-        ),
-    )
-
-
-async def _claim(session: AsyncSession, now: dt.datetime, limit: int, lease_seconds: float) -> list[OutboxMessage]:
-    rows = await session.execute(
-        select(OutboxMessage)
-        .where(_due(now))
-        .order_by(col(OutboxMessage.created_at), col(OutboxMessage.id))
-        .limit(limit)
-        .execution_options(populate_existing=True)
-    )
-    lease_until = now + dt.timedelta(seconds=lease_seconds)
-    claimed: list[OutboxMessage] = []
-    for row in rows.scalars().all():
-        # Compare-and-set per row: of two instances that saw the same row, exactly one claims it, on SQLite and
-        # PostgreSQL alike, without relying on locking reads.
-        result = await session.execute(
-            update(OutboxMessage)
-            .where(col(OutboxMessage.id) == row.id, _due(now))
-            .values(status=SENDING, lease_until=lease_until)
-            .execution_options(synchronize_session=False)
-        )
-        if cast("CursorResult[Any]", result).rowcount == 1:
-            claimed.append(row)
-    return claimed
-
-
-async def _reschedule(
-    session: AsyncSession, message_id: int, *, error: str, delay: float, escalate_after: int
-) -> tuple[int, bool]:
-    """Put a failed e-mail back in the queue; returns (attempts, newly_escalated)."""
-    row = await outbox.get_message(session=session, message_id=message_id)
-    if row is None or row.status == SENT:
-        return (row.attempts if row else 0), False  # sent after our lease ran out: sending again would repeat it
-    attempts = row.attempts + 1
-    newly_escalated = not row.escalated and attempts >= escalate_after
-    await session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) != SENT)
-        .values(
-            status=QUEUED,
-            attempts=attempts,
-            next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
-            lease_until=None,
-            last_error=clean_text(error)[:2000],
-            escalated=row.escalated or newly_escalated,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return attempts, newly_escalated
 
 
 async def pending_emails(database: Database) -> list[OutboxMessage]:

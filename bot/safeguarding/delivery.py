@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 from botbuilder.core import MessageFactory
 from botbuilder.schema import Activity
@@ -33,6 +33,17 @@ CASE_CARD = "case_card"  # a new case: a thread in the safeguarding channel, or 
 CARD_UPDATE = "card_update"  # redraw a case card where it was posted
 DIRECT = "direct"  # a 1:1 message to one person, by Entra object id
 THREAD_REPLY = "thread_reply"  # a message into a known conversation (a case thread, a group chat)
+COPY_UPDATE = "card_copy_update"  # redraw one DSO's 1:1 copy of a case card
+# What this worker delivers; claim_due leaves every other kind (alert e-mails) to its own worker.
+KINDS: Final = frozenset({CASE_CARD, CARD_UPDATE, DIRECT, THREAD_REPLY, COPY_UPDATE})
+# The dedupe keys of a case card's 1:1 copies (no channel; or moved out of one no longer safe), before the case id.
+COPY_PREFIXES: Final = ("case-card-dm", "case-card-moved")
+
+
+def is_card_copy(message: OutboxMessage) -> bool:
+    return message.case_id is not None and message.dedupe_key.startswith(
+        tuple(f"{prefix}:{message.case_id}:" for prefix in COPY_PREFIXES)
+    )
 
 
 class NotDeliverableYet(Exception):
@@ -101,7 +112,9 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim what is due and try each once. Returns how many were attempted."""
         async with self._db.sessions.begin() as session:
-            due = await outbox.claim_due(session=session, now=utcnow(), limit=self._batch, lease_seconds=self._lease)
+            due = await outbox.claim_due(
+                session=session, kinds=KINDS, now=utcnow(), limit=self._batch, lease_seconds=self._lease
+            )
         for message in due:
             await self._attempt(message)
         return len(due)
@@ -148,7 +161,15 @@ class DeliveryWorker:
             return await self._deliver_case_card(message)
         if message.kind == CARD_UPDATE:
             return await self._deliver_card_update(message)
+        if message.kind == COPY_UPDATE:
+            await self._deliver_copy_update(message, target)
+            return None
         activity = activity_from_payload(payload["activity"])
+        if message.kind == DIRECT and is_card_copy(message):
+            # A DSO's copy sent late (their chat was not there yet) shows the case as it is now, not as it was.
+            assert message.case_id is not None
+            case, events = await self._case_and_events(message.case_id)
+            activity = self._cards.activity(case, events)
         if message.kind == DIRECT:
             return await self._deliver_direct(target, activity)
         if message.kind == THREAD_REPLY:
@@ -256,6 +277,8 @@ class DeliveryWorker:
 
     async def _deliver_card_update(self, message: OutboxMessage) -> str | None:
         assert message.case_id is not None
+        if not outbox.payload_of(message).get("moved"):
+            await self._redraw_copies(message)
         async with self._db.read_sessions() as session:
             posted = await outbox.result_of(session=session, dedupe_key=case_card_key(message.case_id))
         where = json.loads(posted.result_id) if posted is not None and posted.result_id else None
@@ -272,6 +295,35 @@ class DeliveryWorker:
         activity = self._cards.activity(case, events, mentions=await self._urgent_mentions(case))
         await self._messenger.update(reference, where["activity_id"], activity)
         return None
+
+    async def _redraw_copies(self, message: OutboxMessage) -> None:
+        """Every DSO's 1:1 copy of the card is redrawn too, each retried on its own, so nobody acts on a stale one."""
+        assert message.case_id is not None and message.id is not None
+        async with self._db.sessions.begin() as session:
+            copies = [
+                copy
+                for copy in await outbox.sent_for_case(session=session, case_id=message.case_id, kind=DIRECT)
+                if is_card_copy(copy) and copy.result_id
+            ]
+            for copy in copies:
+                await outbox.enqueue(
+                    session=session,
+                    dedupe_key=f"card-copy:{message.id}:{copy.id}",
+                    kind=COPY_UPDATE,
+                    target={"aad_object_id": outbox.target_of(copy)["aad_object_id"], "activity_id": copy.result_id},
+                    payload={},
+                    case_id=message.case_id,
+                )
+        if copies:
+            self.wake()
+
+    async def _deliver_copy_update(self, message: OutboxMessage, target: dict[str, Any]) -> None:
+        assert message.case_id is not None
+        reference = await self._chats.find(str(target["aad_object_id"]))
+        if reference is None:
+            raise NotDeliverableYet("the DSO's 1:1 chat is no longer known")
+        case, events = await self._case_and_events(message.case_id)
+        await self._messenger.update(reference, str(target["activity_id"]), self._cards.activity(case, events))
 
     async def _urgent_mentions(self, case: Case) -> tuple[tuple[str, str], ...]:
         if not case.urgent or case.status != "new":

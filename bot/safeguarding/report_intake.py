@@ -8,6 +8,7 @@ entry in that case's chronology and its card is redrawn, in one transaction too.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -21,10 +22,13 @@ from dialogs.report_worry_dialog import DANGER_NOT_SURE, contact_wording, descri
 from storage import cases, outbox
 from storage.db import Database
 from storage.models import Case, CaseCreate
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
 _VERSION_RETRIES = 5
+# A case the safety net opened this long before a report began is taken to be what led to it.
+TRIAGE_LEADS_WITHIN = dt.timedelta(hours=1)
 
 
 class ReportIntake:
@@ -66,7 +70,14 @@ class ReportIntake:
         return stored
 
     async def add_to_case(
-        self, context: TurnContext, case_id: int, kind: str, text: str, *, action_id: str | None = None
+        self,
+        context: TurnContext,
+        case_id: int,
+        kind: str,
+        text: str,
+        *,
+        action_id: str | None = None,
+        fill_blanks: dict[str, Any] | None = None,
     ) -> Case | None:
         """The reporter's further words as a chronology entry, and the card redrawn to show them.
 
@@ -90,6 +101,7 @@ class ReportIntake:
                     actor_name=person.name if person else None,
                     detail={"text": text},
                     action_id=action_id,
+                    fill_blanks=fill_blanks,
                 )
                 if changed is not None:
                     await enqueue_redraw(session, case_id, changed.version)
@@ -120,6 +132,12 @@ class ReportIntake:
             contact_how=draft.get("contact_how") or None,
         )
 
+    def _answers_to_fill(self, context: TurnContext, draft: dict[str, Any]) -> dict[str, Any]:
+        """The report's answers a case it joins may lack (who, when, where, how to make contact), so the card
+        shows them as facts as well as in the chronology."""
+        case = self._learner_case(context, draft)
+        return {name: getattr(case, name) for name in cases.FILLABLE}
+
     @staticmethod
     def _detail(draft: dict[str, Any]) -> dict[str, Any]:
         # "Not sure" is urgent but unconfirmed: the card says so, from the created event.
@@ -131,13 +149,39 @@ class ReportIntake:
         lines.append(self._texts.get("report.summary_contact", contact=contact_wording(self._texts, draft)))
         return "\n".join(lines)
 
+    async def _join_triage_case(self, context: TurnContext, draft: dict[str, Any]) -> None:
+        """A report that follows (or was interrupted by) a case the safety net opened for this person joins that
+        case: one worry, one case. The triage case went to the team at once, so nothing urgent waited for this."""
+        if isinstance(draft.get("sent_case_id"), int):
+            return
+        reporter = (aad_object_id(context.activity) or "").lower()
+        if not reporter:
+            return
+        try:
+            started = dt.datetime.fromisoformat(str(draft.get("started")))
+        except ValueError:
+            started = utcnow()
+        async with self._db.read_sessions() as session:
+            case = await cases.triage_case_of(
+                session=session, reporter_aad_id=reporter, since=min(started, utcnow()) - TRIAGE_LEADS_WITHIN
+            )
+        if case is not None and case.id is not None:
+            draft["sent_case_id"], draft["sent_reference"] = case.id, case.reference
+
     async def completed(self, context: TurnContext, draft: Any) -> None:
         """Flow.on_complete for Report a worry: `draft` is None when the reporter chose not to send."""
         if not isinstance(draft, dict):
             return
+        await self._join_triage_case(context, draft)
         if isinstance(draft.get("sent_case_id"), int):
             # The first part went early (someone may be in danger): the rest joins that case, not a second card.
-            added = await self.add_to_case(context, draft["sent_case_id"], REPORT_FINISHED, self._answers_text(draft))
+            added = await self.add_to_case(
+                context,
+                draft["sent_case_id"],
+                REPORT_FINISHED,
+                self._answers_text(draft),
+                fill_blanks=self._answers_to_fill(context, draft),
+            )
             if added is not None:
                 await context.send_activity(self._texts.get("report.finished_added", reference=added.reference))
                 return
@@ -168,11 +212,14 @@ class ReportIntake:
         adds what is new since to that case.
         """
         context.turn_state[CANCEL_HANDLED] = True
+        await self._join_triage_case(context, draft)
         sent = draft.get("sent_case_id")
         if isinstance(sent, int):
             text = self._answers_text(draft)
             if text != draft.get("sent_answers"):
-                added = await self.add_to_case(context, sent, REPORT_FINISHED, text)
+                added = await self.add_to_case(
+                    context, sent, REPORT_FINISHED, text, fill_blanks=self._answers_to_fill(context, draft)
+                )
                 if added is not None:
                     draft["sent_answers"] = text
                     return sent, added.reference
@@ -181,10 +228,14 @@ class ReportIntake:
         case = self._learner_case(context, {**draft, "incomplete": True})
         if not case.description:
             case.description = self._texts.get("cases.no_description")
+        draft_id = draft.get("id")
         stored = await self.store(
             case,
             actor_aad_id=aad_object_id(context.activity),
             actor_name=person.name if person else None,
+            # Sent on twice (the sweeper's claim ran out on a stalled instance; a turn retried after its state
+            # failed to save), the draft finds the case it already made.
+            action_id=f"report-draft:{draft_id}" if isinstance(draft_id, str) and draft_id else None,
             detail=self._detail(draft),
         )
         assert stored.id is not None

@@ -22,6 +22,7 @@ from cards.choice_card import Choice, choice_card
 from cards.signpost_card import signpost_card
 from content.directory import Directory, Entry
 from content.texts import Texts
+from dialogs.report_worry_dialog import TRIAGED_CASE
 from storage import cases, outbox
 from storage.db import Database
 from storage.models import CaseCreate
@@ -85,7 +86,10 @@ class SafetyNet:
         card = signpost_card(self._t("emergency_title"), intro, self._emergency_entries(reading))
         await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
         if reading.severity is Severity.HIGH:
-            reference, joined = await self._open_or_join(context, text, reading)
+            case_id, reference, joined = await self._open_or_join(context, text, reading)
+            if personal and case_id is not None:
+                # A report under way joins this case rather than becoming a second card (dialogs read it).
+                context.turn_state[TRIAGED_CASE] = (case_id, reference)
             told = self._t("high_joined" if joined else "high_told", reference=reference)
             if personal:
                 await context.send_activity(told)
@@ -100,7 +104,7 @@ class SafetyNet:
             await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(offer)))
         return reading
 
-    async def _open_or_join(self, context: TurnContext, text: str, reading: Reading) -> tuple[str, bool]:
+    async def _open_or_join(self, context: TurnContext, text: str, reading: Reading) -> tuple[int | None, str, bool]:
         """A new urgent case, or (when the person's fresh case waits) a new entry in that case's chronology."""
         activity = context.activity
         person = activity.from_property
@@ -129,7 +133,7 @@ class SafetyNet:
                         await enqueue_redraw(session, open_case.id, changed.version)
             if open_case is not None and changed is not None:
                 self._delivery.wake()
-                return open_case.reference, True
+                return open_case.id, open_case.reference, True
         case = CaseCreate(
             source="triage",
             urgent=True,
@@ -144,7 +148,7 @@ class SafetyNet:
         stored = await self._intake.store(
             case, actor_aad_id=None, actor_name="Safe Space", action_id=action_id, detail={"flagged_by": why}
         )
-        return stored.reference, False
+        return stored.id, stored.reference, False
 
     async def _tell_privately(self, context: TurnContext, text: str, reference: str) -> None:
         reporter = (aad_object_id(context.activity) or "").lower()

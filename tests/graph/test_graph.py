@@ -24,6 +24,7 @@ from bot.graph.client import Graph, GraphAuth, GraphConfig, GraphError, graph_co
 from bot.graph.mail import ALERT_EMAIL, SENT, GraphMailNotifier, compose, pending_emails
 from bot.graph.people import GraphPeople
 from bot.graph.roles import GraphRoleDirectory
+from bot.safeguarding import delivery
 from bot.safeguarding.notifier import Alert, LogNotifier
 from bot.safeguarding.reminders import Reminders
 from content.texts import Texts
@@ -557,9 +558,14 @@ async def test_graph_down_the_email_waits_and_arrives_exactly_once(
             return bool(queued) and queued[0].attempts >= 2
 
         await wait_until(failed_twice)
+        # The outbox's own statuses, not borrowed ones: the claim by kind keeps the Teams worker away.
+        assert (await pending_emails(database))[0].status in ("pending", "sending")
         # Meanwhile the Teams delivery worker's claim does not see the e-mail.
         async with database.sessions.begin() as session:
-            assert await outbox.claim_due(session=session, now=utcnow() + dt.timedelta(hours=1)) == []
+            teams_kinds = delivery.KINDS
+            assert (
+                await outbox.claim_due(session=session, kinds=teams_kinds, now=utcnow() + dt.timedelta(hours=1)) == []
+            )
         assert [a.subject for a in fallback.sent] == ["Alert e-mail not delivered: Teams delivery keeps failing"]
         assert fallback.sent[0].reference == "SS-2026-0007"
 

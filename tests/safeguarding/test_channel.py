@@ -71,7 +71,7 @@ async def test_roster_503_while_a_learner_joins_holds_the_channel_and_asks_teams
 
     # The next report is not posted into the channel. Before posting, Safe Space asks Teams again; this time it
     # answers, shows the learner, and the channel is deactivated: the card goes to the DSOs 1:1.
-    replies = await walk_report(rig.personal(rig.cast.learner), "My friend is being threatened.")
+    replies = await walk_report(rig.personal(rig.cast.learner), "Someone keeps posting mean things about my friend.")
     reference = reference_from(replies)
     # Each DSO gets a copy (the deputy's in a 1:1 chat Safe Space opens for them): the DSO's is the one to look at.
     in_dso_chat = dso_chat.conversation_id

@@ -315,7 +315,9 @@ async def test_the_confirm_button_in_a_directors_message_still_refuses_everyone_
 async def test_an_urgent_case_mentions_the_dso_and_deputy_as_it_is_posted(fast_rig: Rig) -> None:
     rig = fast_rig
     await register_channel(rig)
-    reference = reference_from(await walk_report(rig.personal(rig.cast.learner), "He has a knife.", danger="yes"))
+    reference = reference_from(
+        await walk_report(rig.personal(rig.cast.learner), "They keep leaving me out of the group chat.", danger="yes")
+    )
     card = (await _posted_card(rig, reference)).cards[0]
     assert_valid_cards(card)
     entities = card["msteams"]["entities"]

@@ -670,3 +670,44 @@ async def test_recent_open_case_is_the_newest_open_one_of_that_person_only(
         assert await cases.recent_open_case_of(session=session, reporter_aad_id="", since=since) is None
         later = T0 + dt.timedelta(hours=1)
         assert await cases.recent_open_case_of(session=session, reporter_aad_id=LEARNER, since=later) is None
+
+
+async def test_a_report_fills_in_only_what_its_case_left_blank(sessions: async_sessionmaker[AsyncSession]) -> None:
+    # A case the safety net opened: the flagged words, nothing about who, when or where.
+    case = await new_case(sessions, source="triage", about="not_say", incident_when=None, incident_where="at home")
+    assert case.id is not None
+    async with sessions.begin() as session:
+        changed = await cases.change_case(
+            session=session,
+            case_id=case.id,
+            expected_version=case.version,
+            changes={},
+            event_kind="report_finished",
+            actor_aad_id=None,
+            actor_name="Alex",
+            detail={"text": "the rest"},
+            fill_blanks={"about": "learner", "incident_when": "Monday", "incident_where": "online", "contact_ok": True},
+        )
+    assert changed is not None
+    assert (changed.about, changed.incident_when, changed.incident_where, changed.contact_ok) == (
+        "learner",
+        "Monday",
+        "at home",  # answered already: never overwritten
+        True,
+    )
+    assert changed.description == case.description and changed.version == case.version + 1
+    async with sessions() as session:
+        [*_, event] = await cases.chronology(session=session, case_id=case.id)
+    assert set(json.loads(event.detail)["changes"]) == {"about", "incident_when", "contact_ok"}
+    with pytest.raises(ValueError, match="cannot be filled"):
+        async with sessions.begin() as session:
+            await cases.change_case(
+                session=session,
+                case_id=case.id,
+                expected_version=changed.version,
+                changes={},
+                event_kind="report_finished",
+                actor_aad_id=None,
+                actor_name=None,
+                fill_blanks={"description": "rewritten"},
+            )

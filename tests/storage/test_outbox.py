@@ -6,11 +6,13 @@ import asyncio
 import datetime as dt
 
 import pytest
+from alembic import command
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import outbox
 from storage.db import create_engine, create_sessionmaker
-from storage.migrate import migrate
+from storage.migrate import alembic_config, migrate
 from storage.models import OutboxMessage
 
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
@@ -32,7 +34,7 @@ async def claim(
     sessions: async_sessionmaker[AsyncSession], at: dt.datetime, limit: int = 20, lease: float = 60
 ) -> list[str]:
     async with sessions() as session:
-        claimed = await outbox.claim_due(session=session, now=at, limit=limit, lease_seconds=lease)
+        claimed = await outbox.claim_due(session=session, kinds={"direct"}, now=at, limit=limit, lease_seconds=lease)
         await session.commit()
     return [m.dedupe_key for m in claimed]
 
@@ -150,13 +152,52 @@ async def test_an_open_claim_is_skipped_not_shared_on_postgres(postgres_url: str
         await put(sessions, f"m{i}", now=T0 + dt.timedelta(milliseconds=i))
     at = T0 + dt.timedelta(seconds=1)
     async with sessions() as one, sessions() as two:
-        first = await outbox.claim_due(session=one, now=at, limit=4)
-        second = await asyncio.wait_for(outbox.claim_due(session=two, now=at, limit=4), timeout=5)
+        first = await outbox.claim_due(session=one, kinds={"direct"}, now=at, limit=4)
+        second = await asyncio.wait_for(outbox.claim_due(session=two, kinds={"direct"}, now=at, limit=4), timeout=5)
         await one.commit()
         await two.commit()
     assert [m.dedupe_key for m in first] == ["m0", "m1", "m2", "m3"]
     assert [m.dedupe_key for m in second] == ["m4", "m5", "m6", "m7"]
     await engine.dispose()
+
+
+async def test_each_worker_claims_only_its_own_kinds(sessions: async_sessionmaker[AsyncSession]) -> None:
+    # A Teams message and an alert e-mail, both pending and due, with the outbox's own statuses.
+    for key, kind in (("card", "case_card"), ("mail", "alert_email"), ("dm", "direct"), ("mail2", "alert_email")):
+        async with sessions.begin() as session:
+            await outbox.enqueue(session=session, dedupe_key=key, kind=kind, target=TARGET, payload={}, now=T0)
+    at = T0 + dt.timedelta(seconds=1)
+    async with sessions.begin() as session:
+        teams = await outbox.claim_due(session=session, kinds={"case_card", "direct", "thread_reply"}, now=at)
+    assert [m.dedupe_key for m in teams] == ["card", "dm"], "the e-mails are left to the e-mail worker"
+    async with sessions.begin() as session:
+        mail = await outbox.claim_due(session=session, kinds={"alert_email"}, now=at)
+    assert [(m.dedupe_key, m.status) for m in mail] == [("mail", "sending"), ("mail2", "sending")]
+    async with sessions.begin() as session:
+        # Every row is leased now; neither worker gets the other's, even after the leases run out.
+        later = at + dt.timedelta(minutes=5)
+        assert {m.kind for m in await outbox.claim_due(session=session, kinds={"alert_email"}, now=later)} == {
+            "alert_email"
+        }
+    with pytest.raises(ValueError, match="kinds"):
+        async with sessions.begin() as session:
+            await outbox.claim_due(session=session, kinds=(), now=at)
+
+
+async def test_a_failed_email_is_rescheduled_with_its_own_delay(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        message = await outbox.enqueue(
+            session=session, dedupe_key="mail", kind="alert_email", target=TARGET, payload={}, now=T0
+        )
+    async with sessions.begin() as session:
+        assert [m.id for m in await outbox.claim_due(session=session, kinds={"alert_email"}, now=T0)] == [message.id]
+    assert message.id is not None
+    async with sessions.begin() as session:
+        failed, escalated = await outbox.mark_failed(
+            session=session, message_id=message.id, error="503", retry_after=None, now=T0, escalate_after=1, delay=7
+        )
+    assert (failed.status, failed.attempts, escalated) == ("pending", 1, True)
+    assert failed.next_attempt_at == T0 + dt.timedelta(seconds=7)
 
 
 async def test_back_off_grows_with_jitter_and_caps_at_five_minutes(
@@ -224,3 +265,32 @@ async def test_failure_after_someone_else_delivered_does_not_resend(
     async with sessions() as session:
         with pytest.raises(LookupError):
             await outbox.mark_failed(session=session, message_id=message.id + 1, error="e", retry_after=None)
+
+
+async def test_emails_queued_before_the_upgrade_keep_going(database_url: str) -> None:
+    # Rows written by the old e-mail worker carried its own statuses; revision 0011 gives them the outbox's.
+    def upgrade_to(connection, revision: str) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade_to, "0006")
+            for key, status in (("queued", "mail_pending"), ("mid-send", "mail_sending"), ("done", "sent")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO outbox (dedupe_key, kind, target, payload, status, attempts, next_attempt_at, "
+                        "created_at, lease_until, escalated) "
+                        "VALUES (:k, 'alert_email', '{}', '{}', :s, 0, :t, :t, :t, false)"
+                    ),
+                    {"k": key, "s": status, "t": T0.replace(tzinfo=None) if "sqlite" in database_url else T0},
+                )
+        await migrate(engine)
+        sessions = create_sessionmaker(engine)
+        async with sessions.begin() as session:
+            claimed = await outbox.claim_due(session=session, kinds={"alert_email"}, now=T0 + dt.timedelta(hours=1))
+        assert sorted(m.dedupe_key for m in claimed) == ["mid-send", "queued"]
+    finally:
+        await engine.dispose()
