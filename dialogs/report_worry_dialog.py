@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -373,7 +374,9 @@ class ReportWorryDialog(Dialog):  # type: ignore[misc]
             state["history"] = [state["step"]]
             await self._ask(context, state, preface=[self._resumed_line(state["draft"])])
             return Dialog.end_of_turn
-        draft: dict[str, Any] = {"urgent": False, "answered": [], "lines": []}
+        # The id makes sending idempotent: a "send it" whose turn failed after the case was stored (the database
+        # went away before the dialog's state was saved) and is sent again finds that case, not a second one.
+        draft: dict[str, Any] = {"id": uuid.uuid4().hex, "urgent": False, "answered": [], "lines": []}
         if argument:
             # "Talk to someone about this" from an online-safety topic, or "report about bullying".
             draft["category"] = draft["preset_category"] = parse_category(argument) or "online_safety"
