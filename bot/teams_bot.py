@@ -15,7 +15,7 @@ from botbuilder.core import (
 )
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.dialogs import DialogContext, DialogSet, DialogTurnStatus
-from botbuilder.schema import Activity, ChannelAccount
+from botbuilder.schema import Activity, ChannelAccount, ErrorResponseException
 
 from bot.answers import ACTION_FLOWS, Answers
 from bot.edge.card_actions import CardActionRouter, error_body
@@ -26,6 +26,7 @@ from bot.edge.teams_context import (
     PERSONAL,
     aad_object_id,
     addressed_to_bot,
+    conversation_tag,
     conversation_type,
     is_personal,
     typed_text,
@@ -313,7 +314,12 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             # safeguarding channel, nobody knows who joined: the channel must fail closed, not carry on.
             if self._channels is not None and not is_personal(turn_context.activity):
                 await self._channels.joined_but_unreadable(turn_context, exc)
-            raise
+            if not isinstance(exc, ErrorResponseException):
+                raise
+            # Anywhere else nothing depends on who exactly joined, and Teams not finding a member (gone again at
+            # once) must not fail the turn: carry on with what the event says (found by fuzzing, issue 12).
+            log.warning("could not look up a member who joined %s", conversation_tag(turn_context.activity))
+            await self.on_members_added_activity(members_added, turn_context)
 
     async def on_members_added_activity(self, members_added: list[ChannelAccount], turn_context: TurnContext) -> None:
         activity = turn_context.activity

@@ -382,7 +382,8 @@ class ReportWorryDialog(Dialog):  # type: ignore[misc]
             state["history"] = [state["step"]]
             await self._ask(context, state, preface=[self._resumed_line(state["draft"])])
             return Dialog.end_of_turn
-        # The id makes sending it on idempotent: a retried or repeated send of this draft finds the case it made.
+        # The id makes sending it on idempotent: a retried or repeated send of this draft (the sweeper's claim ran
+        # out on a stalled instance; a "send it" whose turn failed after the case was stored) finds the case it made.
         draft: dict[str, Any] = {
             "urgent": False,
             "answered": [],

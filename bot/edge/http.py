@@ -103,14 +103,35 @@ def parse_activity(payload: Any) -> Activity | str:
         return "the body must be a JSON object"
     if not isinstance(payload.get("type"), str) or not payload["type"]:
         return "an activity needs a 'type'"
+    if payload.get("channelData") is not None and not isinstance(payload["channelData"], dict):
+        # botbuilder's Teams handler reads it as TeamsChannelData mid-turn and fails there (found by fuzzing).
+        return "'channelData' must be an object"
+    if (
+        payload.get("channelId") == "msteams"
+        and payload["type"] == "conversationUpdate"
+        and not payload.get("channelData")
+    ):
+        return "a Teams conversationUpdate needs its 'channelData'"  # botbuilder reads its team unchecked
     try:
         activity = Activity().deserialize(payload)
     except Exception:  # msrest raises several unrelated types for shapes it cannot read
         return "the body is not a Bot Framework activity"
     if not activity.conversation or not activity.conversation.id:
         return "an activity needs a 'conversation.id'"
-    if not activity.service_url:
-        return "an activity needs a 'serviceUrl'"
+    # Entra object ids are GUIDs and Teams' types short words; the store keeps them in short columns, so longer
+    # ones would fail mid-turn rather than here (found by fuzzing).
+    if len(activity.type) > 64 or len(activity.conversation.conversation_type or "") > 32:
+        return "the activity's type or conversation type is not one Teams sends"
+    for members in (activity.members_added, activity.members_removed):
+        if any(not getattr(m, "id", None) for m in members or ()):
+            return "each member added or removed needs an 'id'"  # botbuilder fails the turn looking one up
+    if activity.id is not None and len(str(activity.id)) > 256:
+        return "the activity's 'id' is not one Teams sends"  # replies put it in the connector's URL
+    aad = activity.from_property.aad_object_id if activity.from_property else None
+    if aad is not None and (not isinstance(aad, str) or len(aad) > 64):
+        return "'from.aadObjectId' is not an Entra object id"
+    if not isinstance(payload.get("serviceUrl"), str) or not payload["serviceUrl"].startswith(("https://", "http://")):
+        return "an activity needs a 'serviceUrl'"  # an http(s) URL: the answer goes there (fuzzing sent numbers)
     return activity
 
 

@@ -275,6 +275,7 @@ class LiveQuizService:
         activity = context.activity
         trainer = aad_object_id(activity)
         if Role.TRAINER not in await self._roles.roles_of(trainer) or not trainer:
+            log.info("refused to start a live quiz for someone who is not a trainer")
             await context.send_activity(self._texts.get("live_quiz.start.not_trainer"))
             return
         try:

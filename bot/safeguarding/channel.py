@@ -118,6 +118,7 @@ class SafeguardingChannels:
             await context.send_activity(self._t("personal_not_allowed"))
             return
         if Role.DSO not in await self._roles.roles_of(aad_object_id(activity)):
+            log.warning("refused to register a safeguarding channel for a user without the DSO role")
             await context.send_activity(self._t("dso_only"))
             return
         data = activity.channel_data if isinstance(activity.channel_data, dict) else {}

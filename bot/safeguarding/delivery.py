@@ -7,6 +7,7 @@ a crash or a restart leaves the message in the outbox; this worker (on any insta
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -133,8 +134,28 @@ class DeliveryWorker:
             if newly_escalated:
                 await self._escalate_delivery(message, str(exc))
             return
-        async with self._db.sessions.begin() as session:
-            await outbox.mark_sent(session=session, message_id=message.id, result_id=result)
+        await self._record_sent(message.id, result)
+
+    async def _record_sent(self, message_id: int, result: str | None) -> None:
+        """Teams has the message: record it, however long the database takes to come back (a restart, a fail-over).
+
+        Giving up here would leave the message 'sending' until its lease ran out, and then it would be posted a
+        second time (found by benchmarks/pg_outage.py). Only an outage longer than the lease can still do that.
+        """
+        delay = 0.1
+        while True:
+            try:
+                async with self._db.sessions.begin() as session:
+                    await outbox.mark_sent(session=session, message_id=message_id, result_id=result)
+                return
+            except LookupError:
+                raise
+            except Exception as exc:  # any database failure: the driver's, SQLAlchemy's or the socket's
+                log.warning(
+                    "could not record delivery of outbox #%s (%s); trying again", message_id, type(exc).__name__
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     async def _escalate_delivery(self, message: OutboxMessage, error: str) -> None:
         reference = category = None

@@ -89,6 +89,7 @@ class StaffForm:
 
     async def submit(self, context: TurnContext, action: CardAction) -> dict[str, Any]:
         if Role.STAFF not in await self._roles.roles_of(aad_object_id(context.activity)):
+            log.warning("refused %s to a user without the staff role", action.verb)
             return message_body(self._texts.get("staff_form.only_staff"))
         action_id = f"invoke:{context.activity.id}" if context.activity.id else None
         concern, errors = parse_staff_form(action.data, self._indicators)
