@@ -14,11 +14,13 @@ log = logging.getLogger(__name__)
 
 
 class Periodic:
-    def __init__(self, name: str, job: Callable[[], Awaitable[int]], every: float) -> None:
-        """`job` returns how much it did; a pass that did something runs again at once (more may wait)."""
+    def __init__(self, name: str, job: Callable[[], Awaitable[int]], every: float, *, first_delay: float = 0.0) -> None:
+        """`job` returns how much it did; a pass that did something runs again at once (more may wait).
+        `first_delay`: seconds before the first pass, for jobs that should not run in the middle of start-up."""
         self._name = name
         self._job = job
         self._every = every
+        self._first_delay = first_delay
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -37,6 +39,8 @@ class Periodic:
             self._task = None
 
     async def _run(self) -> None:
+        if self._first_delay > 0:
+            await asyncio.sleep(self._first_delay)
         while True:
             try:
                 done = await self._job()

@@ -37,6 +37,10 @@ def first_working_day(year: int, month: int, closed: Collection[dt.date] = ()) -
     return day
 
 
+# Nothing here is urgent to the minute.
+FIRST_PASS_DELAY_SECONDS = 600.0
+
+
 class MonthlyReports:
     def __init__(
         self,
@@ -55,7 +59,13 @@ class MonthlyReports:
         self._records = records
         self._delivery = delivery
         self._closed = frozenset(closed_days)
-        self._loop = Periodic("monthly-report", self._pass, check_seconds)
+        self._loop = Periodic(
+            "monthly-report",
+            self._pass,
+            check_seconds,
+            # Not in the middle of start-up (nor in a short test run): ten minutes in, or one interval if shorter.
+            first_delay=min(FIRST_PASS_DELAY_SECONDS, check_seconds),
+        )
 
     def start(self) -> None:
         self._loop.start()

@@ -21,11 +21,21 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 
+# Nothing here is urgent to the minute.
+FIRST_PASS_DELAY_SECONDS = 600.0
+
+
 class DailyRetention:
     def __init__(self, *, database: Database, schedule: Schedule, check_seconds: float) -> None:
         self._db = database
         self._schedule = schedule
-        self._loop = Periodic("retention", self._pass, check_seconds)
+        self._loop = Periodic(
+            "retention",
+            self._pass,
+            check_seconds,
+            # Not in the middle of start-up (nor in a short test run): ten minutes in, or one interval if shorter.
+            first_delay=min(FIRST_PASS_DELAY_SECONDS, check_seconds),
+        )
 
     def start(self) -> None:
         self._loop.start()

@@ -84,7 +84,7 @@ def test_the_checker_refuses_a_chart_without_fallback_or_with_bad_data(texts: Te
     unknown = copy.deepcopy(card)
     unknown["body"][index]["type"] = "Chart.Bogus"
     good, *bad = validate_cards([card, no_fallback, bad_data, bad_fallback, unknown])
-    assert good.ok and any("Chart.Donut" in w for w in good.warnings)
+    assert good.ok  # the checker hands the library each chart's fallback in its place
     assert [r.ok for r in bad] == [False, False, False, False]
     assert any("ChartFallback" in e for e in bad[0].errors)
     assert any("ChartData" in e for e in bad[1].errors)

@@ -41,9 +41,13 @@ async def test_outbox_depth_by_status_and_how_long_the_oldest_has_been_due(
         await session.commit()
     async with sessions() as session:
         # At T0+5 only "leased" is due: claimed with a 60 s lease, it is "sending" until T0+65.
-        [leased] = await outbox.claim_due(session=session, now=T0 + seconds(5), limit=1, lease_seconds=60)
+        [leased] = await outbox.claim_due(
+            session=session, kinds={"direct"}, now=T0 + seconds(5), limit=1, lease_seconds=60
+        )
         assert leased.dedupe_key == "leased"
-        [backing_off] = await outbox.claim_due(session=session, now=T0 + seconds(10), limit=1, lease_seconds=60)
+        [backing_off] = await outbox.claim_due(
+            session=session, kinds={"direct"}, now=T0 + seconds(10), limit=1, lease_seconds=60
+        )
         assert backing_off.id is not None
         # Failed: pending again, next try 1-2 s later, with retry-after pushing it to T0+40.
         await outbox.mark_failed(

@@ -21,8 +21,11 @@ _OPEN = sa.text("status <> 'closed'")
 
 def upgrade() -> None:
     # "awaiting_director" (a proposed Channel referral) is 17 characters: on PostgreSQL varchar(16) refused it.
-    with op.batch_alter_table("safeguarding_case") as batch:
-        batch.alter_column(
+    # SQLite never enforces a varchar's length, and changing a column's type there rebuilds the table, which a
+    # store with cases in it refuses (the chronology's foreign keys): so PostgreSQL only.
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column(
+            "safeguarding_case",
             "status",
             existing_type=sqlmodel.sql.sqltypes.AutoString(length=16),
             type_=sqlmodel.sql.sqltypes.AutoString(length=32),
@@ -62,8 +65,9 @@ def downgrade() -> None:
     op.drop_index("ix_case_event_case_time", table_name="case_event")
     op.drop_index("ix_safeguarding_case_created_at", table_name="safeguarding_case")
     op.drop_index("ix_safeguarding_case_open_created", table_name="safeguarding_case")
-    with op.batch_alter_table("safeguarding_case") as batch:
-        batch.alter_column(
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column(
+            "safeguarding_case",
             "status",
             existing_type=sqlmodel.sql.sqltypes.AutoString(length=32),
             type_=sqlmodel.sql.sqltypes.AutoString(length=16),
