@@ -152,5 +152,16 @@ def report_card(
         )
     else:
         body.append(text_block(t("records.report.no_quiz"), is_subtle=True))
+    body.append(text_block(t("records.report.debates_heading"), weight="Bolder"))
+    if figures.debates_by_value:
+        facts = [{"title": debate_value(texts, c.key), "value": str(c.count)} for c in figures.debates_by_value]
+        body.append({"type": "FactSet", "facts": facts})
+    else:
+        body.append(text_block(t("records.report.no_debates"), is_subtle=True))
     body.append(text_block(t("records.report.generated", when=uk_time(generated, texts)), is_subtle=True, size="Small"))
     return adaptive_card(body)
+
+
+def debate_value(texts: Texts, key: str) -> str:
+    """A British value's name, or what an untagged debate is called."""
+    return texts.get("records.report.debates_untagged") if key == "untagged" else label(texts, "quiz.values", key)

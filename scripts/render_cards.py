@@ -328,6 +328,7 @@ def _example_figures() -> ReportFigures:
         quiz_participants=61,
         value_scores=(ValueScore("democracy", 220, 171), ValueScore("individual_liberty", 160, 118),
                       ValueScore("mutual_respect", 150, 127), ValueScore("rule_of_law", 190, 122)),
+        debates_by_value=(Count("democracy", 4), Count("rule_of_law", 2), Count("untagged", 1)),
     )  # fmt: skip
 
 

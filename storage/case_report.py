@@ -17,6 +17,7 @@ from sqlalchemy import case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.debates import debates_held_by_value
 from storage.models import Case, QuizAnswer, QuizAttempt
 
 NO_DECISION = "none"
@@ -61,6 +62,9 @@ class ReportFigures:
     quiz_attempts: int
     quiz_participants: int  # distinct people (attempts without a known person are not counted here)
     value_scores: tuple[ValueScore, ...]
+    # Debate polls started in the period, per British value ("untagged" when none was named or matched): policy
+    # 3.1.2 asks for debates in every programme.
+    debates_by_value: tuple[Count, ...] = ()
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
@@ -211,4 +215,5 @@ async def report_figures(
         quiz_attempts=int(attempts),
         quiz_participants=int(participants),
         value_scores=tuple(ValueScore(value=v, answered=int(n), correct=int(c)) for v, n, c in scores),
+        debates_by_value=_ordered(await debates_held_by_value(session, start, end)),
     )

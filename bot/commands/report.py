@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cards.case_card import uk_time
 from cards.case_queue_card import label
+from cards.report_card import debate_value
 from content.texts import Texts
 from dialogs.report_period import PeriodError, ReportPeriod, between
 from storage import case_report
@@ -221,6 +222,9 @@ def render_html(
             ]
         )
     sections.append(f"<h2>{html.escape(t('records.report.quiz_heading'))}</h2>{quiz_html}")
+    debates = [(debate_value(texts, c.key), _count(c.count, exact)) for c in figures.debates_by_value]
+    debates_html = _table(debates) if debates else f"<p>{html.escape(t('records.report.no_debates'))}</p>"
+    sections.append(f"<h2>{html.escape(t('records.report.debates_heading'))}</h2>{debates_html}")
     note = "" if exact else f"<p class=note>Counts under {SMALL} are shown as “fewer than {SMALL}”.</p>"
     title = t("records.report.title", period=period)
     return (

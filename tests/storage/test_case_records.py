@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import case_report, case_views, cases, quiz_attempts
-from storage.models import CaseCreate, QuizAnswerBase, QuizAttemptBase
+from storage.models import CaseCreate, Debate, QuizAnswerBase, QuizAttemptBase
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 DSO = "dddddddd-1111-2222-3333-444444444444"
@@ -163,6 +163,18 @@ async def test_the_reports_figures_match_an_independent_count(sessions: async_se
                 for k in range(4)
             ]
             await quiz_attempts.record_attempt(session=session, attempt=attempt, answers=answers)
+        for n in range(15):
+            session.add(
+                Debate(
+                    conversation_id=f"19:session-{n}@thread.v2",
+                    conversation_type="groupChat",
+                    service_url="http://127.0.0.1/",
+                    trainer_aad_id="trainer",
+                    motion=f"Motion {n}",
+                    value=rng.choice([None, "democracy", "rule_of_law", "mutual_respect"]),
+                    created_at=start + dt.timedelta(days=rng.randint(-5, 40)),
+                )
+            )
 
     async with sessions() as session:
         figures = await case_report.report_figures(
@@ -232,3 +244,8 @@ async def test_the_reports_figures_match_an_independent_count(sessions: async_se
         n, c = expected.get(q.value, (0, 0))
         expected[q.value] = (n + 1, c + bool(q.correct))
     assert {s.value: (s.answered, s.correct) for s in figures.value_scores} == expected
+    async with sessions() as session:
+        debates = (await session.execute(text("SELECT value, created_at FROM debate"))).all()
+    held = tally(d.value or "untagged" for d in debates if start <= aware(d.created_at) < end)
+    assert 0 < sum(held.values()) < 15, "the random debates must straddle the period"
+    assert {c.key: c.count for c in figures.debates_by_value} == held
