@@ -92,10 +92,16 @@ async def outbox_waiting(database_url: str) -> int | None:
 async def stored_cases(database_url: str) -> list[tuple[str, str]]:
     conn = await asyncpg.connect(database_url, timeout=5)
     try:
-        rows = await conn.fetch("SELECT reference, description FROM safeguarding_case ORDER BY id")
+        # A report can join a case the safety net opened for a line typed inside it (one worry, one case): its
+        # account is then in that case's chronology (the rest of the report, or a line flagged again), not its
+        # description. Either is where it is stored; a case holding it twice still counts once.
+        rows = await conn.fetch(
+            "SELECT c.reference, c.description || ' ' || coalesce(string_agg(e.detail, ' '), '') AS stored"
+            " FROM safeguarding_case c LEFT JOIN case_event e ON e.case_id = c.id GROUP BY c.id ORDER BY c.id"
+        )
     finally:
         await conn.close()
-    return [(r["reference"], r["description"]) for r in rows]
+    return [(r["reference"], r["stored"]) for r in rows]
 
 
 async def register_channel(http: aiohttp.ClientSession, connector: FakeConnector, url: str, staff: Staff) -> None:

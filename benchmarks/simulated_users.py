@@ -22,6 +22,8 @@ from tests.rig.teams import Chat, Person
 
 RECEIVED = re.compile(r"reference is (SS-\d{4}-\d{4,})")
 TURN_ERROR_START = "Sorry, something went wrong"  # content/en.yaml errors.turn
+# content/en.yaml hardening.outage_retry: the case store was unreachable, so the turn did nothing and must be retried.
+OUTAGE_RETRY_START = "Sorry, I can't reach my records right now"
 _tokens = itertools.count(1)
 
 
@@ -62,7 +64,7 @@ class Learner:
                 status, body = 599, None
             ended = time.monotonic()
             replies = [s.text or "" for s in chat.replies_so_far()]
-            failed = status != 200 or any(r.startswith(TURN_ERROR_START) for r in replies)
+            failed = status != 200 or any(r.startswith((TURN_ERROR_START, OUTAGE_RETRY_START)) for r in replies)
             trace = "Traceback" in str(body)
             self.turns.append(Turn(started, ended, status, bool(replies), failed, trace, instance))
             if not failed:

@@ -28,7 +28,7 @@ async def _put_back(rig: Rig, saved: dict[str, tuple[str, str]]) -> None:
 
 async def test_send_it_again_after_the_state_was_not_saved_finds_the_same_case(rig: Rig) -> None:
     learner = rig.personal(rig.cast.learner)
-    account = "Someone keeps taking my friend's things."
+    account = "Someone keeps making fun of my friend's accent in class."
     for text in ["report", "no", "Another learner", "Bullying or harassment", account, "Done", "skip",
                  "Last Tuesday", "In the canteen", "yes", "Teams chat please", "yes"]:  # fmt: skip
         assert await learner.say(text) == 200  # up to the summary, not sent yet
