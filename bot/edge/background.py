@@ -13,6 +13,16 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger(__name__)
 
 
+# Jobs that are not urgent to the minute (reminders, reports, retention, uploads) wait this long after start-up
+# before their first pass, so nothing runs in the middle of start-up or in a short test run.
+START_UP_GRACE_SECONDS = 600.0
+
+
+def start_up_grace(every: float) -> float:
+    """The first pass's delay for a job that runs every `every` seconds: ten minutes, or one interval if shorter."""
+    return min(START_UP_GRACE_SECONDS, every)
+
+
 class Periodic:
     def __init__(self, name: str, job: Callable[[], Awaitable[int]], every: float, *, first_delay: float = 0.0) -> None:
         """`job` returns how much it did; a pass that did something runs again at once (more may wait).

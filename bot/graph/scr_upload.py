@@ -9,7 +9,6 @@ tried again on a later pass.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -21,7 +20,7 @@ from msgraph.generated.models.drive_item import DriveItem
 from msgraph.generated.sites.item.drive.drive_request_builder import DriveRequestBuilder
 from msgraph.graph_service_client import GraphServiceClient
 
-from bot.edge.background import Periodic
+from bot.edge.background import Periodic, start_up_grace
 from bot.graph.client import Graph, GraphError
 from storage import training
 from storage.db import Database
@@ -29,8 +28,6 @@ from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
-# Nothing here is urgent to the minute: the first check waits until start-up (and any short-lived test run) is over.
-FIRST_PASS_DELAY_SECONDS = 600.0
 
 # A simple upload takes files up to 250 MB; the register is a few hundred kilobytes at most.
 SIMPLE_UPLOAD_LIMIT: Final = 250 * 1024 * 1024
@@ -93,9 +90,7 @@ class ScrUploadJob:
         self._format = file_format
         self._lease = lease_seconds
         self.clock = clock
-        self._started = False
-        self._first_delay = min(FIRST_PASS_DELAY_SECONDS, check_seconds)
-        self._loop = Periodic("scr-upload", self._pass, check_seconds)
+        self._loop = Periodic("scr-upload", self._pass, check_seconds, first_delay=start_up_grace(check_seconds))
 
     def start(self) -> None:
         self._loop.start()
@@ -104,10 +99,6 @@ class ScrUploadJob:
         await self._loop.stop()
 
     async def _pass(self) -> int:
-        if not self._started:
-            # Not in the middle of start-up: ten minutes in, or one interval if that is shorter.
-            self._started = True
-            await asyncio.sleep(self._first_delay)
         await self.run_once()
         return 0
 

@@ -14,7 +14,7 @@ from typing import Final
 
 from botbuilder.core import CardFactory, MessageFactory
 
-from bot.edge.background import Periodic
+from bot.edge.background import Periodic, start_up_grace
 from bot.safeguarding.delivery import DIRECT, DeliveryWorker
 from bot.safeguarding.records import CaseRecords
 from content.texts import Texts
@@ -35,10 +35,6 @@ def first_working_day(year: int, month: int, closed: Collection[dt.date] = ()) -
     while day.weekday() >= 5 or day in closed:
         day += dt.timedelta(days=1)
     return day
-
-
-# Nothing here is urgent to the minute.
-FIRST_PASS_DELAY_SECONDS = 600.0
 
 
 class MonthlyReports:
@@ -63,8 +59,7 @@ class MonthlyReports:
             "monthly-report",
             self._pass,
             check_seconds,
-            # Not in the middle of start-up (nor in a short test run): ten minutes in, or one interval if shorter.
-            first_delay=min(FIRST_PASS_DELAY_SECONDS, check_seconds),
+            first_delay=start_up_grace(check_seconds),
         )
 
     def start(self) -> None:

@@ -12,17 +12,13 @@ import logging
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.edge.background import Periodic
+from bot.edge.background import Periodic, start_up_grace
 from storage.db import Database
 from storage.models import RetentionRun
 from storage.retention import RetentionCounts, Schedule, apply_schedule
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
-
-
-# Nothing here is urgent to the minute.
-FIRST_PASS_DELAY_SECONDS = 600.0
 
 
 class DailyRetention:
@@ -33,8 +29,7 @@ class DailyRetention:
             "retention",
             self._pass,
             check_seconds,
-            # Not in the middle of start-up (nor in a short test run): ten minutes in, or one interval if shorter.
-            first_delay=min(FIRST_PASS_DELAY_SECONDS, check_seconds),
+            first_delay=start_up_grace(check_seconds),
         )
 
     def start(self) -> None:

@@ -8,7 +8,6 @@ first and however often the check runs. A new completion moves the expiry date, 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from typing import Any
 from botbuilder.core import CardFactory, MessageFactory
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.edge.background import Periodic
+from bot.edge.background import Periodic, start_up_grace
 from bot.safeguarding.delivery import DIRECT, DeliveryWorker, direct_text
 from bot.training.records import TrainingService
 from bot.training.staff import uk_today
@@ -30,9 +29,6 @@ from storage.training_register import Standing
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
-
-# Nothing here is urgent to the minute: the first check waits until start-up (and any short-lived test run) is over.
-FIRST_PASS_DELAY_SECONDS = 600.0
 
 
 def _day(day: dt.date) -> str:
@@ -69,9 +65,9 @@ class TrainingReminders:
         self._service = service
         self._delivery = delivery
         self.clock = clock
-        self._started = False
-        self._first_delay = min(FIRST_PASS_DELAY_SECONDS, check_seconds)
-        self._loop = Periodic("training-reminders", self._pass, check_seconds)
+        self._loop = Periodic(
+            "training-reminders", self._pass, check_seconds, first_delay=start_up_grace(check_seconds)
+        )
 
     def start(self) -> None:
         self._loop.start()
@@ -80,10 +76,6 @@ class TrainingReminders:
         await self._loop.stop()
 
     async def _pass(self) -> int:
-        if not self._started:
-            # Not in the middle of start-up: ten minutes in, or one interval if that is shorter.
-            self._started = True
-            await asyncio.sleep(self._first_delay)
         await self.run_once()
         return 0  # wait the full interval: nothing here is urgent enough to spin for
 
