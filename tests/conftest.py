@@ -76,8 +76,8 @@ class Cast:
     director: Person
 
 
-@pytest.fixture
-def cast() -> Cast:
+def new_cast() -> Cast:
+    """The people of a test: fresh Entra ids each time, the same names."""
     return Cast(
         learner=Person("Alex Learner"),
         other_learner=Person("Billie Learner"),
@@ -87,6 +87,11 @@ def cast() -> Cast:
         deputy=Person("Andrea Lagerberg"),
         director=Person("Alan Bates"),
     )
+
+
+@pytest.fixture
+def cast() -> Cast:
+    return new_cast()
 
 
 def settings_for(database_url: str, cast: Cast, **overrides: Any) -> Settings:

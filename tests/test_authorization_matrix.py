@@ -38,7 +38,7 @@ from content.routing import Routing
 from content.texts import Texts
 from dialogs.router import Intent
 from storage.models import Case, CaseCreate, CaseEvent, OutboxMessage, SurveyRun
-from tests.conftest import Cast, Rig, settings_for
+from tests.conftest import Rig, new_cast, settings_for
 from tests.rig.bot_server import BotServer
 from tests.rig.fake_connector import FakeConnector
 from tests.rig.safeguarding import member, services
@@ -141,15 +141,7 @@ class Matrix:
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def matrix(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Matrix]:
     """One app for the whole table: each cell makes its own case, quiz or conversation, so cells stay apart."""
-    cast = Cast(
-        learner=Person("Alex Learner"),
-        other_learner=Person("Billie Learner"),
-        staff=Person("Sam Staff"),
-        trainer=Person("Tara Trainer"),
-        dso=Person("Claire Lewis"),
-        deputy=Person("Andrea Lagerberg"),
-        director=Person("Alan Bates"),
-    )
+    cast = new_cast()
     people = {
         "learner": cast.learner,
         "staff": cast.staff,

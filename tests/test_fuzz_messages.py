@@ -35,7 +35,7 @@ from bot.safeguarding.report_intake import ReportIntake
 from cards.verbs import Verb
 from content.texts import Texts
 from storage.models import Case, CaseCreate, CaseEvent, OutboxMessage
-from tests.conftest import Cast, Rig, settings_for
+from tests.conftest import Rig, new_cast, settings_for
 from tests.rig.bot_server import BotServer
 from tests.rig.fake_connector import FakeConnector
 from tests.rig.safeguarding import member, services
@@ -152,15 +152,7 @@ def _executes(node: Any) -> list[dict[str, Any]]:
 
 
 async def build_world(tmp_path: Path, http: aiohttp.ClientSession) -> tuple[World, BotServer, FakeConnector]:
-    cast = Cast(
-        learner=Person("Alex Learner"),
-        other_learner=Person("Billie Learner"),
-        staff=Person("Sam Staff"),
-        trainer=Person("Tara Trainer"),
-        dso=Person("Claire Lewis"),
-        deputy=Person("Andrea Lagerberg"),
-        director=Person("Alan Bates"),
-    )
+    cast = new_cast()
     connector = await FakeConnector().start()
     server = await BotServer(
         settings_for(f"sqlite:///{tmp_path / 'fuzz.db'}", cast, delivery_poll_seconds=0.05)
