@@ -145,9 +145,15 @@ def length_bucketed_batches(lengths: list[int]) -> list[list[int]]:
 
 
 def train(
-    messages: list[Message], base: Path, tokenizer: AutoTokenizer, layers: int, epochs: int, topics: list[str]
+    messages: list[Message],
+    base: Path,
+    tokenizer: AutoTokenizer,
+    layers: int,
+    epochs: int,
+    topics: list[str],
+    seed: int = SEED,
 ) -> RiskNet:
-    seed_everything(SEED)
+    seed_everything(seed)
     net = RiskNet(base, layers, len(topics))
     optimiser = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
     steps = epochs * ((len(messages) + BATCH - 1) // BATCH)
@@ -295,6 +301,7 @@ def main() -> int:
     parser.add_argument("--layers", type=int, default=6, help="transformer layers kept (MiniLM has 6)")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument("--seed", type=int, default=SEED, help="the seed for initialisation and batch order")
     parser.add_argument(
         "--validate-on",
         default=",".join(VALIDATION_WRITERS),
@@ -329,7 +336,7 @@ def main() -> int:
         held_topics = np.zeros((len(corpus), len(topics)), dtype=np.float32)
         for writer in writers:
             net = train(
-                [m for m in corpus if m.writer != writer] + extra, base, tokenizer, args.layers, args.epochs, topics
+                [m for m in corpus if m.writer != writer] + extra, base, tokenizer, args.layers, args.epochs, topics, args.seed
             )
             rows = [i for i, m in enumerate(corpus) if m.writer == writer]
             with tempfile.TemporaryDirectory() as fold:
@@ -339,7 +346,7 @@ def main() -> int:
         scored = corpus
         recipe = f"leave-one-writer-out over {', '.join(writers)}; the exported model was then trained on all of them"
         learned_from = corpus
-        net = train(corpus + extra, base, tokenizer, args.layers, args.epochs, topics)
+        net = train(corpus + extra, base, tokenizer, args.layers, args.epochs, topics, args.seed)
         export(net, tokenizer, base, args.out)
     else:
         held_out_writers = [w.strip() for w in args.validate_on.split(",") if w.strip()]
@@ -347,7 +354,7 @@ def main() -> int:
             parser.error(f"no such training writers: {sorted(unknown)}")
         learned_from = [m for m in corpus if m.writer not in held_out_writers]
         scored = [m for m in corpus if m.writer in held_out_writers]
-        net = train(learned_from + extra, base, tokenizer, args.layers, args.epochs, topics)
+        net = train(learned_from + extra, base, tokenizer, args.layers, args.epochs, topics, args.seed)
         export(net, tokenizer, base, args.out)
         held_out, held_topics = runtime_scores(args.out, [m.text for m in scored], topics)
         recipe = f"held-out writers {', '.join(held_out_writers)}; the exported model never saw them"
@@ -381,7 +388,7 @@ def main() -> int:
         "training": {
             "layers": args.layers,
             "epochs": args.epochs,
-            "seed": SEED,
+            "seed": args.seed,
             "max_tokens": MAX_TOKENS,
             "learning_rate": LEARNING_RATE,
             "severity_weights": list(SEVERITY_WEIGHTS),
