@@ -115,7 +115,26 @@ IDIOMS = [
     "i'm going to cut him off, he talks too much",
     "she's ending it with her boyfriend tonight",
     "we did knife skills in catering",
+    "gonna kill u on cod tonight",
+    "gonna batter him at pool tomorrow",
+    "im going to kill my sister she ate my leftover pizza",
+    "took all nans old tablets back to the chemist",
+    "gonna jump scare him tonight with the mask",
 ]
+
+# The same words with nothing to make them banter stay high.
+STILL_THREATS = [
+    "im gonna kill him tonight",
+    "im going to kill my sister tonight",
+    "i'm going to kill him at the park tonight",
+    "i took all my tablets",
+    "gonna batter him after college",
+]
+
+
+@pytest.mark.parametrize("text", STILL_THREATS)
+def test_the_words_of_an_idiom_without_it_are_still_high(triage: Triage, text: str) -> None:
+    assert triage.assess(text).severity is Severity.HIGH, triage.assess(text)
 
 
 def test_idiom_list_is_long_enough() -> None:
