@@ -152,6 +152,7 @@ def train(
     epochs: int,
     topics: list[str],
     seed: int = SEED,
+    lookalike_weight: float = LOOKALIKE_WEIGHT,
 ) -> RiskNet:
     seed_everything(seed)
     net = RiskNet(base, layers, len(topics))
@@ -164,7 +165,7 @@ def train(
     topic_y = torch.tensor([topics.index(m.topic) if m.topic in topics else -100 for m in messages])
     sample_weight = torch.tensor(
         [
-            SEVERITY_WEIGHTS[SEVERITIES.index(m.severity)] * (LOOKALIKE_WEIGHT if m.category == "lookalike" else 1.0)
+            SEVERITY_WEIGHTS[SEVERITIES.index(m.severity)] * (lookalike_weight if m.category == "lookalike" else 1.0)
             for m in messages
         ]
     )
@@ -299,8 +300,11 @@ def export_onnx(net: RiskNet, tokenizer: AutoTokenizer, out: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--layers", type=int, default=6, help="transformer layers kept (MiniLM has 6)")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument(
+        "--lookalike-weight", type=float, default=LOOKALIKE_WEIGHT, help="how much more a look-alike counts"
+    )
     parser.add_argument("--seed", type=int, default=SEED, help="the seed for initialisation and batch order")
     parser.add_argument(
         "--validate-on",
@@ -330,32 +334,34 @@ def main() -> int:
     started = time.monotonic()
     args.out.mkdir(parents=True, exist_ok=True)
 
+    def fit(out: Path, messages: list[Message]) -> None:
+        """The model, trained on `messages` and the knowledge base, exported to `out`."""
+        net = train(
+            messages + extra, base, tokenizer, args.layers, args.epochs, topics, args.seed, args.lookalike_weight
+        )
+        export(net, tokenizer, base, out)
+
     if args.cross_validate:
         held_out_writers = writers
         held_out = np.zeros((len(corpus), len(SEVERITIES)), dtype=np.float32)
         held_topics = np.zeros((len(corpus), len(topics)), dtype=np.float32)
         for writer in writers:
-            net = train(
-                [m for m in corpus if m.writer != writer] + extra, base, tokenizer, args.layers, args.epochs, topics, args.seed
-            )
             rows = [i for i, m in enumerate(corpus) if m.writer == writer]
             with tempfile.TemporaryDirectory() as fold:
-                export(net, tokenizer, base, Path(fold))
+                fit(Path(fold), [m for m in corpus if m.writer != writer])
                 held_out[rows], held_topics[rows] = runtime_scores(Path(fold), [corpus[i].text for i in rows], topics)
             print(f"held out {writer}: {time.monotonic() - started:.0f} s", flush=True)
         scored = corpus
         recipe = f"leave-one-writer-out over {', '.join(writers)}; the exported model was then trained on all of them"
         learned_from = corpus
-        net = train(corpus + extra, base, tokenizer, args.layers, args.epochs, topics, args.seed)
-        export(net, tokenizer, base, args.out)
+        fit(args.out, corpus)
     else:
         held_out_writers = [w.strip() for w in args.validate_on.split(",") if w.strip()]
         if unknown := set(held_out_writers) - set(writers):
             parser.error(f"no such training writers: {sorted(unknown)}")
         learned_from = [m for m in corpus if m.writer not in held_out_writers]
         scored = [m for m in corpus if m.writer in held_out_writers]
-        net = train(learned_from + extra, base, tokenizer, args.layers, args.epochs, topics, args.seed)
-        export(net, tokenizer, base, args.out)
+        fit(args.out, learned_from)
         held_out, held_topics = runtime_scores(args.out, [m.text for m in scored], topics)
         recipe = f"held-out writers {', '.join(held_out_writers)}; the exported model never saw them"
     thresholds = choose_thresholds(scored, held_out)
@@ -392,7 +398,7 @@ def main() -> int:
             "max_tokens": MAX_TOKENS,
             "learning_rate": LEARNING_RATE,
             "severity_weights": list(SEVERITY_WEIGHTS),
-            "lookalike_weight": LOOKALIKE_WEIGHT,
+            "lookalike_weight": args.lookalike_weight,
             "torch": torch.__version__,
         },
         "severities": list(SEVERITIES),
