@@ -61,11 +61,14 @@ LEARNING_RATE = 6e-5
 SEVERITY_WEIGHTS = (1.0, 1.5, 2.0)  # missing a high message costs more than a false alarm
 # Look-alikes are the hard negatives ("gonna kill him in fifa tonight"): they count this much more in the severity
 # loss, so the model learns the context that makes them harmless instead of the words they share with threats.
-LOOKALIKE_WEIGHT = 1.5
+# 1.5 until w14; with w1-w13, 3 sent 17 of 250 held-out look-alikes to 999 against 18 at 1.5, recall the same.
+LOOKALIKE_WEIGHT = 3.0
 VALIDATION_WRITERS = ("w4", "w9")
-# Recall targets on the held-out writers, a little above the acceptance (0.97 overall, 0.9 per category, 0.9 of
-# worries offered help). Higher targets were tried: 0.985 cost 22% of look-alikes sent to 999 against 16% here.
-HIGH_RECALL = 0.975
+# Recall targets on the held-out writers: the acceptance overall (0.97), a little above it per category (0.9) and
+# for worries offered help (0.9), where a category has only ~40 held-out messages. Higher targets were tried: 0.985
+# cost 22% of look-alikes sent to 999 against 16%; with the w12-w15 model, 0.975 sent 16 of 250 held-out
+# look-alikes to 999 and 0.97 sent 15 (recall 0.974 and 0.972).
+HIGH_RECALL = 0.97
 HIGH_RECALL_PER_CATEGORY = 0.92
 WORRY_RECALL = 0.93
 

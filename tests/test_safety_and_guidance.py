@@ -33,7 +33,7 @@ def _buttons(card: dict) -> list[str]:
         ("who can I talk to", "Who can I talk to?"),
         ("I need help", "Who can I talk to?"),
         ("hi", "What would you like to do?"),
-        ("What time does the canteen open", "I'm not sure I understood that."),
+        ("Is the canteen open today", "I'm not sure I understood that."),
     ],
 )
 async def test_free_text_goes_where_it_means(rig: Rig, typed: str, expect: str) -> None:

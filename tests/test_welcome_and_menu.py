@@ -93,7 +93,7 @@ async def test_cancel_with_nothing_to_cancel(rig: Rig) -> None:
 
 async def test_unknown_text_gets_a_kind_answer_and_the_menu(rig: Rig) -> None:
     chat = rig.personal(rig.cast.learner)
-    await chat.say("what time does the canteen open")
+    await chat.say("is the canteen open today")
     [closest] = await chat.replies(1)
     shown = card_text(closest.cards[0])
     assert shown.startswith("I'm not sure I understood that.") and "Sorry, I didn't understand" not in shown

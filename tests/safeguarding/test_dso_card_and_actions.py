@@ -247,7 +247,8 @@ async def test_reveal_says_plainly_when_it_cannot_open_a_chat_and_records_nothin
 async def test_a_channel_referral_tells_the_directors_who_can_confirm_from_the_message(fast_rig: Rig) -> None:
     rig = fast_rig
     await register_channel(rig)
-    reference = reference_from(await walk_report(rig.personal(rig.cast.learner), "They share extremist videos."))
+    # A worry, not a danger: the safety net reads it as medium, so the report goes through as written.
+    reference = reference_from(await walk_report(rig.personal(rig.cast.learner), "My friend shares extremist videos."))
     posted = await _posted_card(rig, reference)
     [case] = await all_cases(rig)
     dso = _in_thread(rig, rig.cast.dso, posted)
