@@ -109,7 +109,8 @@ async def test_a_case_card_is_logged_as_a_reference_not_a_copy(make_rig) -> None
     for dso in (rig.cast.dso, rig.cast.deputy):
         await rig.personal(dso).say("hi")
     learner = rig.personal(rig.cast.learner)
-    description = "Jordan keeps sending me videos that praise the attack"
+    # A worry, not a danger (the safety net reads it as medium), so the report goes through as written.
+    description = "Jordan keeps sending me extremist memes"
     reference = reference_from(await walk_report(learner, description))
     posted = await rig.connector.wait_for(lambda s: s.kind == "create" and bool(s.cards))
     assert reference in card_text(posted.cards[0]) and "Jordan" in card_text(posted.cards[0])
